@@ -1,0 +1,1 @@
+"""The lottery service: stars, priorities and lottery runs."""

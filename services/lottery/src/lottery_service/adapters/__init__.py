@@ -1,0 +1,1 @@
+"""Persistence: the tables of the lottery service."""

@@ -1,0 +1,15 @@
+"""Tables of the lottery service."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from servicekit.outbox import define_outbox_table
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+outbox = define_outbox_table(Base.metadata)

@@ -1,0 +1,1 @@
+"""The profile service: registration profiles per student and program."""

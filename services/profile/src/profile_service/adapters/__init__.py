@@ -1,0 +1,1 @@
+"""Persistence: the tables of the profile service."""

@@ -1,0 +1,1 @@
+"""The registration service: programs, classes, sections, timeslots and student registrations."""

@@ -1,0 +1,1 @@
+"""Persistence: the engine, the session factory and the tables."""

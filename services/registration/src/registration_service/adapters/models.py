@@ -1,0 +1,227 @@
+"""Tables of the registration service. The constraints here are the guarantees, not the code:
+
+- a section's ``enrolled_count`` never leaves ``0..capacity`` (CHECK, moved by conditional
+  UPDATEs only);
+- a program's ``student_count`` never exceeds ``student_capacity`` (CHECK);
+- one active seat per (student, class) and one active occupancy per (student, timeslot)
+  (partial unique indexes, SQLite and PostgreSQL alike).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from servicekit.db import UtcDateTime
+from servicekit.outbox import define_outbox_table
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ProgramRow(Base):
+    __tablename__ = "programs"
+    __table_args__ = (
+        CheckConstraint("grade_min <= grade_max", name="grade_range"),
+        CheckConstraint(
+            "student_capacity IS NULL OR student_count <= student_capacity", name="student_capacity"
+        ),
+        CheckConstraint("student_count >= 0", name="student_count_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    grade_min: Mapped[int]
+    grade_max: Mapped[int]
+    student_capacity: Mapped[int | None]
+    student_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    use_priority: Mapped[bool] = mapped_column(default=False)
+    priority_limit: Mapped[int | None]
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class TimeslotRow(Base):
+    __tablename__ = "timeslots"
+    __table_args__ = (CheckConstraint('"start" < "end"', name="ordered"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    start: Mapped[datetime] = mapped_column(UtcDateTime())
+    end: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+section_timeslots = Table(
+    "section_timeslots",
+    Base.metadata,
+    Column("section_id", ForeignKey("sections.id"), primary_key=True),
+    Column("timeslot_id", ForeignKey("timeslots.id"), primary_key=True, index=True),
+)
+
+
+class ClassRow(Base):
+    __tablename__ = "classes"
+    __table_args__ = (CheckConstraint("grade_min <= grade_max", name="grade_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    grade_min: Mapped[int]
+    grade_max: Mapped[int]
+    sections: Mapped[list[SectionRow]] = relationship(
+        back_populates="class_", order_by="SectionRow.id"
+    )
+
+
+class SectionRow(Base):
+    __tablename__ = "sections"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity_nonnegative"),
+        CheckConstraint("enrolled_count >= 0 AND enrolled_count <= capacity", name="seats"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    capacity: Mapped[int]
+    enrolled_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    class_: Mapped[ClassRow] = relationship(back_populates="sections")
+    timeslots: Mapped[list[TimeslotRow]] = relationship(
+        secondary=section_timeslots, order_by="TimeslotRow.id"
+    )
+
+
+class RegistrationTypeRow(Base):
+    __tablename__ = "registration_types"
+    __table_args__ = (UniqueConstraint("name", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(32))
+
+
+class StudentRegistrationRow(Base):
+    """One student's registration of one verb in one section; expired, never deleted.
+
+    ``active`` is true until a drop or switch expires the row; ``holds_seat`` is true while an
+    active ``Enrolled`` row counts in its section's ``enrolled_count``.
+    """
+
+    __tablename__ = "student_registrations"
+    __table_args__ = (
+        Index(
+            "uq_active_class_seat",
+            "student_id",
+            "class_id",
+            unique=True,
+            sqlite_where=text("holds_seat"),
+            postgresql_where=text("holds_seat"),
+        ),
+        Index(
+            "uq_active_registration",
+            "student_id",
+            "section_id",
+            "type_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+        Index("ix_student_registrations_program_student", "program_id", "student_id"),
+        Index("ix_student_registrations_section_active", "section_id", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    section_id: Mapped[int] = mapped_column(ForeignKey("sections.id"))
+    student_id: Mapped[int] = mapped_column(index=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("registration_types.id"))
+    start_date: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    end_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    active: Mapped[bool] = mapped_column(default=True)
+    holds_seat: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    type: Mapped[RegistrationTypeRow] = relationship(lazy="joined")
+
+
+class TimeslotOccupancyRow(Base):
+    """A student occupying a timeslot through a seat; released, not deleted, on drop."""
+
+    __tablename__ = "timeslot_occupancies"
+    __table_args__ = (
+        Index(
+            "uq_active_timeslot_occupancy",
+            "student_id",
+            "timeslot_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int]
+    timeslot_id: Mapped[int] = mapped_column(ForeignKey("timeslots.id"))
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("student_registrations.id"), index=True
+    )
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ProgramStudentRow(Base):
+    """A student counted against the program's student capacity (holds at least one seat)."""
+
+    __tablename__ = "program_students"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    student_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class CompleteProfileRow(Base):
+    """Read model: students whose profile for a program is complete, with their grade.
+
+    Filled from ``profile.profile.completed.v1`` events; the request path reads only this.
+    """
+
+    __tablename__ = "complete_profiles"
+
+    program_id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(primary_key=True)
+    grade: Mapped[int]
+    event_id: Mapped[str] = mapped_column(String(64))
+    completed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+outbox = define_outbox_table(Base.metadata)

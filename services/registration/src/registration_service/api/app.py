@@ -1,0 +1,48 @@
+"""The registration service's app factory."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from sqlalchemy import text
+
+from registration_service.adapters.db import make_session_factory
+from registration_service.api import catalog, queries, registration_types
+from registration_service.api.schemas import RegistrationTypeSchema
+from registration_service.api.transaction import EXTENSION
+from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.settings import RegistrationSettings, get_settings
+from servicekit.errors import error_response
+from servicekit.flask_app import create_service_app
+
+
+def create_app(settings: RegistrationSettings | None = None) -> Flask:
+    settings = settings or get_settings()
+    engine, sessions = make_session_factory(settings.database_url)
+    redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+
+    def check_database() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    app, api = create_service_app(
+        __name__,
+        "Registration service",
+        settings,
+        {"database": check_database, "redis": redis_client.ping},
+    )
+    app.extensions[EXTENSION] = sessions
+    app.extensions["registration.settings"] = settings
+    for blueprint in (catalog.blp, registration_types.blp, queries.blp):
+        api.register_blueprint(blueprint)
+    api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):  # noqa: ANN202 - Flask handler
+        return error_response(404, f"{exc.entity}_not_found", exc.message)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(exc: InvalidInput):  # noqa: ANN202 - Flask handler
+        return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
+
+    return app

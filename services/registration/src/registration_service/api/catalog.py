@@ -1,0 +1,75 @@
+"""Programs, timeslots, classes and the catalog. Admins write; any token reads."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registration_service.api import schemas
+from registration_service.api.transaction import transaction
+from registration_service.use_cases import catalog
+from servicekit.flask_auth import require_admin
+
+blp = Blueprint("catalog", __name__, url_prefix="/v1", description="Programs and their catalog.")
+
+
+@blp.route("/programs")
+class Programs(MethodView):
+    @blp.response(200, schemas.ProgramListSchema)
+    def get(self) -> object:
+        """List programs."""
+        with transaction() as session:
+            return {"programs": catalog.list_programs(session)}
+
+    @blp.arguments(schemas.ProgramInSchema)
+    @blp.response(201, schemas.ProgramSchema)
+    def post(self, body: dict) -> object:
+        """Create a program (admin)."""
+        require_admin()
+        with transaction() as session:
+            return catalog.create_program(session, catalog.NewProgram(**body))
+
+
+@blp.route("/programs/<int:program_id>")
+class Program(MethodView):
+    @blp.response(200, schemas.ProgramSchema)
+    def get(self, program_id: int) -> object:
+        """Read one program."""
+        with transaction() as session:
+            return catalog.get_program(session, program_id)
+
+
+@blp.route("/programs/<int:program_id>/timeslots")
+class Timeslots(MethodView):
+    @blp.arguments(schemas.TimeslotInSchema)
+    @blp.response(201, schemas.TimeslotSchema)
+    def post(self, body: dict, program_id: int) -> object:
+        """Add a timeslot to a program (admin)."""
+        require_admin()
+        with transaction() as session:
+            return catalog.add_timeslot(session, program_id, body["start"], body["end"])
+
+
+@blp.route("/programs/<int:program_id>/classes")
+class Classes(MethodView):
+    @blp.arguments(schemas.ClassInSchema)
+    @blp.response(201, schemas.ClassSchema)
+    def post(self, body: dict, program_id: int) -> object:
+        """Add a class and its sections (admin); every timeslot must belong to the program."""
+        require_admin()
+        sections = [
+            catalog.NewSection(s["capacity"], tuple(s["timeslot_ids"])) for s in body["sections"]
+        ]
+        with transaction() as session:
+            return catalog.add_class(
+                session, program_id, body["title"], body["grade_min"], body["grade_max"], sections
+            )
+
+
+@blp.route("/programs/<int:program_id>/catalog")
+class Catalog(MethodView):
+    @blp.response(200, schemas.CatalogSchema)
+    def get(self, program_id: int) -> object:
+        """Every class of the program with its sections and their seat counts."""
+        with transaction() as session:
+            return {"classes": catalog.get_catalog(session, program_id)}

@@ -1,0 +1,65 @@
+"""Rosters and a student's registrations. Students read only their own; rosters are admin-only."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registration_service.api import schemas
+from registration_service.api.transaction import transaction
+from registration_service.use_cases import queries
+from servicekit.flask_auth import require_admin, require_self_or_admin
+
+blp = Blueprint("queries", __name__, url_prefix="/v1", description="Who holds what.")
+
+STUDENT = "/programs/<int:program_id>/students/<int:student_id>"
+
+
+@blp.route("/sections/<int:section_id>/students")
+class SectionStudents(MethodView):
+    @blp.arguments(schemas.VerbsQuerySchema, location="query")
+    @blp.response(200, schemas.StudentIdsSchema)
+    def get(self, query: dict, section_id: int) -> dict:
+        """Students validly registered in a section with one of ``verbs`` (admin)."""
+        require_admin()
+        with transaction() as session:
+            return {"student_ids": queries.section_students(session, section_id, query["verbs"])}
+
+
+@blp.route(f"{STUDENT}/sections")
+class StudentSections(MethodView):
+    @blp.arguments(schemas.StudentSectionsQuerySchema, location="query")
+    @blp.response(200, schemas.StudentSectionsSchema)
+    def get(self, query: dict, program_id: int, student_id: int) -> dict:
+        """A student's sections, by verb (every verb when none is given)."""
+        require_self_or_admin(student_id)
+        with transaction() as session:
+            found = queries.student_sections(
+                session, program_id, student_id, query["verbs"], query["valid_only"]
+            )
+            return {"sections": found}
+
+
+@blp.route(f"{STUDENT}/classes")
+class StudentClasses(MethodView):
+    @blp.response(200, schemas.StudentClassesSchema)
+    def get(self, program_id: int, student_id: int) -> dict:
+        """The classes a student is enrolled in."""
+        require_self_or_admin(student_id)
+        with transaction() as session:
+            found = queries.student_classes(session, program_id, student_id)
+            return {"classes": [{"class_id": cid, "title": title} for cid, title in found]}
+
+
+@blp.route(f"{STUDENT}/priority")
+class StudentPriority(MethodView):
+    @blp.arguments(schemas.PriorityQuerySchema, location="query")
+    @blp.response(200, schemas.PrioritySchema)
+    def get(self, query: dict, program_id: int, student_id: int) -> dict:
+        """0 when already enrolled in one of the timeslots, else the next free priority level."""
+        require_self_or_admin(student_id)
+        with transaction() as session:
+            level = queries.registration_priority(
+                session, program_id, student_id, query["timeslot_ids"]
+            )
+            return {"priority": level}

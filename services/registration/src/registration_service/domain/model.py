@@ -1,0 +1,98 @@
+"""Snapshots of the catalog and of one student, as the rules see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+ENROLLED = "Enrolled"
+WAITLISTED = "Waitlisted"
+PRIORITY_PREFIX = "Priority/"
+STUDENT_CATEGORY = "student"
+
+
+@dataclass(frozen=True)
+class Program:
+    id: int
+    grade_min: int
+    grade_max: int
+    student_capacity: int | None = None
+    student_count: int = 0
+    use_priority: bool = False
+    priority_limit: int | None = None
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+
+    def is_open(self, when: datetime) -> bool:
+        """Open from ``registration_opens_at`` to ``registration_closes_at``, both inclusive."""
+        if self.registration_opens_at is not None and when < self.registration_opens_at:
+            return False
+        return not (self.registration_closes_at is not None and when > self.registration_closes_at)
+
+    def has_room_for_new_student(self) -> bool:
+        return self.student_capacity is None or self.student_count < self.student_capacity
+
+
+@dataclass(frozen=True)
+class Section:
+    id: int
+    class_id: int
+    capacity: int
+    enrolled: int
+    timeslot_ids: frozenset[int]
+    grade_min: int  # the class's grade range
+    grade_max: int
+    is_open: bool = True
+
+    @property
+    def is_full(self) -> bool:
+        return self.enrolled >= self.capacity
+
+    def conflicts_with(self, timeslot_ids: frozenset[int]) -> bool:
+        """Two sections conflict when they share a timeslot."""
+        return not self.timeslot_ids.isdisjoint(timeslot_ids)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A section the student holds a seat in (an active ``Enrolled`` registration)."""
+
+    section_id: int
+    class_id: int
+    timeslot_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Student:
+    id: int
+    profile_complete: bool
+    grade: int | None
+    in_program: bool
+    holdings: tuple[Holding, ...] = field(default_factory=tuple)
+
+
+def is_valid(start: datetime, end: datetime | None, when: datetime) -> bool:
+    """A registration is valid at ``when`` if start ≤ when ≤ end; no end means open-ended."""
+    return start <= when and (end is None or when <= end)
+
+
+def priority_verb(level: int) -> str:
+    return f"{PRIORITY_PREFIX}{level}"
+
+
+def priority_level(verb: str) -> int | None:
+    """``"Priority/3"`` → 3; anything else → None."""
+    if not verb.startswith(PRIORITY_PREFIX):
+        return None
+    suffix = verb.removeprefix(PRIORITY_PREFIX)
+    return int(suffix) if suffix.isdigit() and int(suffix) > 0 else None
+
+
+def next_priority_level(enrolled_in_timeslots: bool, used_levels: set[int]) -> int:
+    """0 when already enrolled in one of the timeslots, else the smallest unused level ≥ 1."""
+    if enrolled_in_timeslots:
+        return 0
+    level = 1
+    while level in used_levels:
+        level += 1
+    return level

@@ -1,0 +1,87 @@
+"""The decisions: may this student enroll in, drop, or switch to this section, and why not?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from registration_service.domain.model import ENROLLED, WAITLISTED, Program, Section, Student
+from registration_service.domain.reasons import Reason, message_for
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Accepted with a verb (``Enrolled`` or ``Waitlisted``), or rejected with a reason."""
+
+    accepted: bool
+    verb: str | None = None
+    reason: Reason | None = None
+
+    @property
+    def message(self) -> str:
+        if self.reason is not None:
+            return message_for(self.reason)
+        return "You are waitlisted for this section." if self.verb == WAITLISTED else (
+            "You are enrolled in this section."
+        )
+
+    @classmethod
+    def accept(cls, verb: str = ENROLLED) -> Decision:
+        return cls(accepted=True, verb=verb)
+
+    @classmethod
+    def reject(cls, reason: Reason) -> Decision:
+        return cls(accepted=False, reason=reason)
+
+
+def check_enroll(
+    program: Program,
+    section: Section,
+    student: Student,
+    when: datetime,
+    *,
+    waitlist: bool = False,
+    replacing_section_id: int | None = None,
+) -> Decision:
+    """Every rule for taking a seat, in the order a student can best act on.
+
+    ``replacing_section_id`` is the section a switch gives up: its class and timeslots do not
+    count against the new section.
+    """
+    if not program.is_open(when):
+        return Decision.reject(Reason.REGISTRATION_CLOSED)
+    if not student.profile_complete:
+        return Decision.reject(Reason.PROFILE_INCOMPLETE)
+    if student.grade is None or not section.grade_min <= student.grade <= section.grade_max:
+        return Decision.reject(Reason.GRADE_OUT_OF_RANGE)
+    if not section.is_open:
+        return Decision.reject(Reason.SECTION_CLOSED)
+    kept = [h for h in student.holdings if h.section_id != replacing_section_id]
+    if any(h.class_id == section.class_id for h in kept):
+        return Decision.reject(Reason.ALREADY_IN_CLASS)
+    if any(section.conflicts_with(h.timeslot_ids) for h in kept):
+        return Decision.reject(Reason.TIME_CONFLICT)
+    if not student.in_program and not program.has_room_for_new_student():
+        return Decision.reject(Reason.PROGRAM_FULL)
+    if section.is_full:
+        return Decision.accept(WAITLISTED) if waitlist else Decision.reject(Reason.SECTION_FULL)
+    return Decision.accept(ENROLLED)
+
+
+def check_switch(
+    program: Program, from_section: Section, to_section: Section, student: Student, when: datetime
+) -> Decision:
+    """A switch stays within one class and needs a seat held in the section given up."""
+    if from_section.class_id != to_section.class_id:
+        return Decision.reject(Reason.DIFFERENT_CLASS)
+    if not any(h.section_id == from_section.id for h in student.holdings):
+        return Decision.reject(Reason.NOT_REGISTERED)
+    return check_enroll(program, to_section, student, when, replacing_section_id=from_section.id)
+
+
+def check_drop(program: Program, student_holds_registration: bool, when: datetime) -> Decision:
+    if not program.is_open(when):
+        return Decision.reject(Reason.REGISTRATION_CLOSED)
+    if not student_holds_registration:
+        return Decision.reject(Reason.NOT_REGISTERED)
+    return Decision.accept()

@@ -1,0 +1,22 @@
+"""Bring the database to the newest schema: ``registration-migrate`` (reads DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registration_service.settings import RegistrationSettings
+from servicekit.migrations import upgrade_to_head
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+
+def upgrade(database_url: str) -> None:
+    upgrade_to_head(ALEMBIC_INI, database_url)
+
+
+def main() -> None:
+    upgrade(RegistrationSettings().database_url)
+
+
+if __name__ == "__main__":
+    main()

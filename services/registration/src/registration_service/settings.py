@@ -1,0 +1,18 @@
+"""The registration service's settings, from environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from servicekit.settings import ServiceSettings
+
+
+class RegistrationSettings(ServiceSettings):
+    database_url: str = "sqlite:///var/registration.sqlite3"
+    # Decision queues: a section's requests all go to registration.decide.<section_id % N>.
+    decision_partitions: int = 8
+
+
+@lru_cache
+def get_settings() -> RegistrationSettings:
+    return RegistrationSettings()

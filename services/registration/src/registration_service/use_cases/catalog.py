@@ -1,0 +1,129 @@
+"""Programs, timeslots, classes and sections: what organisers set up before registration opens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from registration_service.adapters.models import ClassRow, ProgramRow, SectionRow, TimeslotRow
+from registration_service.domain.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class NewProgram:
+    name: str
+    grade_min: int
+    grade_max: int
+    student_capacity: int | None = None
+    use_priority: bool = False
+    priority_limit: int | None = None
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewSection:
+    capacity: int
+    timeslot_ids: tuple[int, ...]
+
+
+def get_program(session: Session, program_id: int) -> ProgramRow:
+    program = session.get(ProgramRow, program_id)
+    if program is None:
+        raise NotFound("program", program_id)
+    return program
+
+
+def list_programs(session: Session) -> list[ProgramRow]:
+    return list(session.scalars(select(ProgramRow).order_by(ProgramRow.id)))
+
+
+def create_program(session: Session, new: NewProgram) -> ProgramRow:
+    errors: dict[str, list[str]] = {}
+    if new.grade_min > new.grade_max:
+        errors["grade_max"] = ["Must be at least grade_min."]
+    opens, closes = new.registration_opens_at, new.registration_closes_at
+    if opens is not None and closes is not None and closes <= opens:
+        errors["registration_closes_at"] = ["Must be after registration_opens_at."]
+    if errors:
+        raise InvalidInput(errors)
+    program = ProgramRow(**new.__dict__)
+    session.add(program)
+    session.flush()
+    return program
+
+
+def add_timeslot(session: Session, program_id: int, start: datetime, end: datetime) -> TimeslotRow:
+    get_program(session, program_id)
+    if end <= start:
+        raise InvalidInput({"end": ["Must be after start."]})
+    timeslot = TimeslotRow(program_id=program_id, start=start, end=end)
+    session.add(timeslot)
+    session.flush()
+    return timeslot
+
+
+def add_class(
+    session: Session,
+    program_id: int,
+    title: str,
+    grade_min: int,
+    grade_max: int,
+    sections: list[NewSection],
+) -> ClassRow:
+    """A class and its sections in one go; every timeslot must belong to the program."""
+    get_program(session, program_id)
+    errors: dict[str, list[str]] = {}
+    if grade_min > grade_max:
+        errors["grade_max"] = ["Must be at least grade_min."]
+    wanted = {tid for section in sections for tid in section.timeslot_ids}
+    found = {
+        t.id: t
+        for t in session.scalars(
+            select(TimeslotRow).where(
+                TimeslotRow.id.in_(wanted), TimeslotRow.program_id == program_id
+            )
+        )
+    }
+    for index, section in enumerate(sections):
+        missing = sorted(set(section.timeslot_ids) - found.keys())
+        if missing:
+            errors[f"sections.{index}.timeslot_ids"] = [
+                f"Timeslots {missing} do not exist in program {program_id}."
+            ]
+    if errors:
+        raise InvalidInput(errors)
+    class_ = ClassRow(program_id=program_id, title=title, grade_min=grade_min, grade_max=grade_max)
+    for section in sections:
+        class_.sections.append(
+            SectionRow(
+                program_id=program_id,
+                capacity=section.capacity,
+                timeslots=[found[tid] for tid in dict.fromkeys(section.timeslot_ids)],
+            )
+        )
+    session.add(class_)
+    session.flush()
+    return class_
+
+
+def get_catalog(session: Session, program_id: int) -> list[ClassRow]:
+    get_program(session, program_id)
+    return list(
+        session.scalars(
+            select(ClassRow)
+            .where(ClassRow.program_id == program_id)
+            .options(selectinload(ClassRow.sections).selectinload(SectionRow.timeslots))
+            .order_by(ClassRow.id)
+        )
+    )
+
+
+def get_section(session: Session, section_id: int) -> SectionRow:
+    section = session.get(SectionRow, section_id)
+    if section is None:
+        raise NotFound("section", section_id)
+    return section

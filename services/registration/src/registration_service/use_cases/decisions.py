@@ -1,0 +1,213 @@
+"""Enroll, drop and switch: one decision each, all inside the caller's transaction.
+
+A decision runs in a savepoint. A rejection found while writing (the last seat went to a
+concurrent decision) rolls the savepoint back; a unique index refusing a write (a concurrent
+decision for the same student won) rolls it back and the decision runs again, now seeing the
+winner's committed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from registration_service.adapters.models import RegistrationTypeRow, StudentRegistrationRow
+from registration_service.domain.model import ENROLLED, WAITLISTED
+from registration_service.domain.reasons import Reason
+from registration_service.domain.rules import Decision, check_drop, check_enroll, check_switch
+from registration_service.use_cases import seats
+from registration_service.use_cases.catalog import get_section
+from registration_service.use_cases.snapshots import load_program, load_section, load_student
+
+ATTEMPTS = 5
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+class DecisionRetriesExhausted(RuntimeError):
+    """Concurrent decisions kept winning; the caller should retry the whole transaction."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    registration_id: int | None = None
+    promoted_student_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason)
+        self.outcome = Outcome(Decision.reject(reason))
+
+
+def _decide(session: Session, attempt: Callable[[], Outcome]) -> Outcome:
+    for _ in range(ATTEMPTS):
+        try:
+            with session.begin_nested():
+                return attempt()
+        except _Rejected as rejected:
+            return rejected.outcome
+        except IntegrityError:
+            continue
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
+    raise DecisionRetriesExhausted("decision lost to concurrent writers too many times")
+
+
+def _now(when: datetime | None) -> datetime:
+    return when if when is not None else datetime.now(UTC)
+
+
+def _active_registrations(
+    session: Session, student_id: int, section_id: int, verbs: tuple[str, ...]
+) -> list[StudentRegistrationRow]:
+    return list(
+        session.scalars(
+            select(StudentRegistrationRow)
+            .join(RegistrationTypeRow)
+            .where(
+                StudentRegistrationRow.student_id == student_id,
+                StudentRegistrationRow.section_id == section_id,
+                StudentRegistrationRow.active.is_(True),
+                RegistrationTypeRow.name.in_(verbs),
+            )
+            .order_by(StudentRegistrationRow.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def enroll(
+    session: Session,
+    *,
+    student_id: int,
+    section_id: int,
+    waitlist: bool = False,
+    when: datetime | None = None,
+) -> Outcome:
+    """Take a seat (or, with ``waitlist``, a waitlist place when the section is full)."""
+    program_id = get_section(session, section_id).program_id
+    when = _now(when)
+
+    def attempt() -> Outcome:
+        program = load_program(session, program_id)
+        section = load_section(session, section_id)
+        student = load_student(session, program_id, student_id)
+        decision = check_enroll(program, section, student, when, waitlist=waitlist)
+        if not decision.accepted:
+            return Outcome(decision)
+        waiting = _active_registrations(session, student_id, section_id, (WAITLISTED,))
+        if decision.verb == ENROLLED and seats.take_seat(session, section_id):
+            if not student.in_program and not seats.join_program(session, program_id, student_id):
+                raise _Rejected(Reason.PROGRAM_FULL)
+            for registration in waiting:
+                seats.expire_registration(session, registration, when)
+            row = seats.add_registration(session, program_id, student_id, section, ENROLLED, when)
+            return Outcome(decision, row.id)
+        if not waitlist:
+            raise _Rejected(Reason.SECTION_FULL)  # the last seat went to a concurrent decision
+        if waiting:  # asking again changes nothing: keep the original place in line
+            return Outcome(Decision.accept(WAITLISTED), waiting[0].id)
+        row = seats.add_registration(session, program_id, student_id, section, WAITLISTED, when)
+        return Outcome(Decision.accept(WAITLISTED), row.id)
+
+    return _decide(session, attempt)
+
+
+def drop(
+    session: Session, *, student_id: int, section_id: int, when: datetime | None = None
+) -> Outcome:
+    """Expire the student's registrations in the section; a freed seat goes to the waitlist."""
+    program_id = get_section(session, section_id).program_id
+    when = _now(when)
+
+    def attempt() -> Outcome:
+        program = load_program(session, program_id)
+        held = _active_registrations(session, student_id, section_id, (ENROLLED, WAITLISTED))
+        decision = check_drop(program, bool(held), when)
+        if not decision.accepted:
+            return Outcome(decision)
+        freed = False
+        for registration in held:
+            freed = seats.expire_registration(session, registration, when) or freed
+        promoted: tuple[int, ...] = ()
+        if freed:
+            seats.leave_program_if_seatless(session, program_id, student_id)
+            promoted = _promote_waitlist(session, program_id, section_id, when)
+        return Outcome(Decision(accepted=True, verb=held[0].type.name), held[0].id, promoted)
+
+    return _decide(session, attempt)
+
+
+def switch(
+    session: Session,
+    *,
+    student_id: int,
+    from_section_id: int,
+    to_section_id: int,
+    when: datetime | None = None,
+) -> Outcome:
+    """Give up a seat in one section for a seat in another section of the same class, or neither."""
+    program_id = get_section(session, to_section_id).program_id
+    get_section(session, from_section_id)
+    when = _now(when)
+
+    def attempt() -> Outcome:
+        seats.lock_sections(session, [from_section_id, to_section_id])
+        program = load_program(session, program_id)
+        from_section = load_section(session, from_section_id)
+        to_section = load_section(session, to_section_id)
+        student = load_student(session, program_id, student_id)
+        decision = check_switch(program, from_section, to_section, student, when)
+        if not decision.accepted:
+            return Outcome(decision)
+        for registration in _active_registrations(session, student_id, from_section_id, (ENROLLED,)):
+            seats.expire_registration(session, registration, when)
+        if not seats.take_seat(session, to_section_id):
+            raise _Rejected(Reason.SECTION_FULL)
+        row = seats.add_registration(session, program_id, student_id, to_section, ENROLLED, when)
+        promoted = _promote_waitlist(session, program_id, from_section_id, when)
+        return Outcome(decision, row.id, promoted)
+
+    return _decide(session, attempt)
+
+
+def _promote_waitlist(
+    session: Session, program_id: int, section_id: int, when: datetime
+) -> tuple[int, ...]:
+    """First come, first served: enroll the earliest waitlisted student the rules still allow."""
+    waiting = session.scalars(
+        select(StudentRegistrationRow)
+        .join(RegistrationTypeRow)
+        .where(
+            StudentRegistrationRow.section_id == section_id,
+            StudentRegistrationRow.active.is_(True),
+            RegistrationTypeRow.name == WAITLISTED,
+        )
+        .order_by(StudentRegistrationRow.created_at, StudentRegistrationRow.id)
+    ).all()
+    program = load_program(session, program_id)
+    for registration in waiting:
+        section = load_section(session, section_id)
+        if section.is_full:
+            break
+        student = load_student(session, program_id, registration.student_id)
+        if not check_enroll(program, section, student, when).accepted:
+            continue  # this student can no longer take the seat; the next one may
+        if not seats.take_seat(session, section_id):
+            break
+        if not student.in_program and not seats.join_program(
+            session, program_id, registration.student_id
+        ):
+            seats.free_seat(session, section_id)
+            continue
+        seats.expire_registration(session, registration, when)
+        seats.add_registration(session, program_id, registration.student_id, section, ENROLLED, when)
+        return (registration.student_id,)
+    return ()

@@ -1,0 +1,109 @@
+"""Load the domain's snapshots (program, section, student) from the tables.
+
+Every query re-reads the rows (``populate_existing``) so a decision retried inside one
+transaction sees what concurrent decisions committed meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registration_service.adapters.models import (
+    ClassRow,
+    CompleteProfileRow,
+    ProgramRow,
+    ProgramStudentRow,
+    SectionRow,
+    StudentRegistrationRow,
+    section_timeslots,
+)
+from registration_service.domain.errors import NotFound
+from registration_service.domain.model import Holding, Program, Section, Student
+
+FRESH = {"populate_existing": True}
+
+
+def load_program(session: Session, program_id: int) -> Program:
+    row = session.scalars(
+        select(ProgramRow).where(ProgramRow.id == program_id).execution_options(**FRESH)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("program", program_id)
+    return Program(
+        id=row.id,
+        grade_min=row.grade_min,
+        grade_max=row.grade_max,
+        student_capacity=row.student_capacity,
+        student_count=row.student_count,
+        use_priority=row.use_priority,
+        priority_limit=row.priority_limit,
+        registration_opens_at=row.registration_opens_at,
+        registration_closes_at=row.registration_closes_at,
+    )
+
+
+def timeslots_of(session: Session, section_ids: list[int]) -> dict[int, frozenset[int]]:
+    found: dict[int, set[int]] = defaultdict(set)
+    if section_ids:
+        rows = session.execute(
+            select(section_timeslots.c.section_id, section_timeslots.c.timeslot_id).where(
+                section_timeslots.c.section_id.in_(section_ids)
+            )
+        )
+        for section_id, timeslot_id in rows:
+            found[section_id].add(timeslot_id)
+    return {section_id: frozenset(found[section_id]) for section_id in section_ids}
+
+
+def load_section(session: Session, section_id: int) -> Section:
+    row = session.execute(
+        select(SectionRow, ClassRow.grade_min, ClassRow.grade_max)
+        .join(ClassRow, ClassRow.id == SectionRow.class_id)
+        .where(SectionRow.id == section_id)
+        .execution_options(**FRESH)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("section", section_id)
+    section, grade_min, grade_max = row
+    return Section(
+        id=section.id,
+        class_id=section.class_id,
+        capacity=section.capacity,
+        enrolled=section.enrolled_count,
+        timeslot_ids=timeslots_of(session, [section.id])[section.id],
+        grade_min=grade_min,
+        grade_max=grade_max,
+        is_open=section.status == "open",
+    )
+
+
+def load_student(session: Session, program_id: int, student_id: int) -> Student:
+    profile = session.scalars(
+        select(CompleteProfileRow).where(
+            CompleteProfileRow.program_id == program_id,
+            CompleteProfileRow.student_id == student_id,
+        )
+    ).one_or_none()
+    seats = session.execute(
+        select(StudentRegistrationRow.section_id, StudentRegistrationRow.class_id).where(
+            StudentRegistrationRow.program_id == program_id,
+            StudentRegistrationRow.student_id == student_id,
+            StudentRegistrationRow.holds_seat.is_(True),
+        )
+    ).all()
+    slots = timeslots_of(session, [section_id for section_id, _ in seats])
+    in_program = session.scalar(
+        select(ProgramStudentRow.student_id).where(
+            ProgramStudentRow.program_id == program_id, ProgramStudentRow.student_id == student_id
+        )
+    )
+    return Student(
+        id=student_id,
+        profile_complete=profile is not None,
+        grade=profile.grade if profile is not None else None,
+        in_program=in_program is not None,
+        holdings=tuple(Holding(sid, cid, slots[sid]) for sid, cid in seats),
+    )

@@ -1,0 +1,134 @@
+"""The error envelope every service answers with, and the Flask handlers that produce it.
+
+``{"error": {"code": "snake_case", "message": "...", "fields": {"field": ["message"]}}}``
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from servicekit.auth import AuthError
+
+log = logging.getLogger(__name__)
+
+FieldErrors = dict[str, list[str]]
+
+
+class ApiError(Exception):
+    """An error meant for the caller: raise it anywhere below a view."""
+
+    def __init__(
+        self, status: int, code: str, message: str, fields: FieldErrors | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+def error_body(code: str, message: str, fields: FieldErrors | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: FieldErrors | None = None
+) -> Response:
+    response = jsonify(error_body(code, message, fields))
+    response.status_code = status
+    return response
+
+
+def flatten_messages(messages: Mapping[str, Any], prefix: str = "") -> FieldErrors:
+    """Turn webargs' nested messages into ``{"sections.0.capacity": ["..."]}``."""
+    flat: FieldErrors = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten_messages(value, name))
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            flat[name] = list(value)
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    flat.update(flatten_messages(item, f"{name}.{index}"))
+                else:
+                    flat.setdefault(name, []).append(str(item))
+        else:
+            flat[name] = [str(value)]
+    return flat
+
+
+def _validation_fields(exc: HTTPException) -> FieldErrors | None:
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if not isinstance(messages, Mapping):
+        return None
+    fields: FieldErrors = {}
+    for location_messages in messages.values():  # locations: json, query, headers, ...
+        if isinstance(location_messages, Mapping):
+            fields.update(flatten_messages(location_messages))
+    return fields
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    fields = _validation_fields(exc)
+    if fields is not None:
+        response = error_response(
+            status, "validation_error", "Some fields are missing or invalid.", fields
+        )
+    else:
+        message = exc.description or exc.name
+        response = error_response(status, _CODES.get(status, "http_error"), message)
+    for name, value in ((getattr(exc, "data", None) or {}).get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+
+def _handle_auth_error(exc: AuthError) -> Response:
+    response = error_response(exc.status, exc.code, exc.message)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(
+        500, "internal_error", "Something went wrong on our side; try again shortly."
+    )
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Register after flask-smorest's ``Api`` so these handlers replace its own."""
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(AuthError, _handle_auth_error)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,104 @@
+"""Versioned events on Redis Streams: the envelope, a publisher and a consumer-group reader.
+
+Facts travel as ``<producer>.<entity>.<past-tense verb>.v<N>`` events. Consumers ignore
+unknown fields and drop duplicates by ``event_id`` (delivery is at least once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from servicekit.logging_setup import correlation_id
+
+log = logging.getLogger(__name__)
+
+ENVELOPE_FIELD = "envelope"
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    producer: str
+    payload: dict[str, Any]
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    occurred_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    correlation_id: str = field(default_factory=correlation_id.get)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        data = json.loads(raw)
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)  # unknown fields are ignored on purpose
+
+
+class StreamPublisher:
+    """Append events to a stream, capped so a stream never grows without bound."""
+
+    def __init__(self, client: redis.Redis, max_length: int = 1_000_000) -> None:
+        self._client = client
+        self._max_length = max_length
+
+    def publish(self, stream: str, event_json: str) -> str:
+        entry_id = self._client.xadd(
+            stream, {ENVELOPE_FIELD: event_json}, maxlen=self._max_length, approximate=True
+        )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+Handler = Callable[[Event], None]
+
+
+class StreamConsumer:
+    """Read one stream through a consumer group; acknowledge an entry once its handler returns.
+
+    A new group starts at the beginning of the stream, so a fresh read model replays history.
+    On start the consumer first re-reads its own pending (delivered, never acknowledged)
+    entries, so a crash between handling and acknowledging costs a duplicate, never a loss.
+    """
+
+    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str) -> None:
+        self._client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self._pending_done = False
+
+    def ensure_group(self) -> None:
+        try:
+            self._client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def poll(self, handler: Handler, count: int = 100, block_ms: int = 1000) -> int:
+        """Handle at most ``count`` entries; returns how many were handled."""
+        self.ensure_group()
+        start = "0" if not self._pending_done else ">"
+        response = self._client.xreadgroup(
+            self.group, self.consumer, {self.stream: start}, count=count,
+            block=None if start == "0" else block_ms,
+        )
+        entries = response[0][1] if response else []
+        if start == "0" and not entries:
+            self._pending_done = True
+        handled = 0
+        for entry_id, fields in entries:
+            raw = fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode())
+            if raw is None:
+                log.warning("dropping stream entry %s without an envelope", entry_id)
+            else:
+                handler(Event.from_json(raw))
+                handled += 1
+            self._client.xack(self.stream, self.group, entry_id)
+        return handled
