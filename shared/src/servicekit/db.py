@@ -1,4 +1,4 @@
-"""Engines for SQLite (the embedded default) and PostgreSQL, configured for safe concurrent writes."""
+"""Engines for SQLite (the embedded default) and PostgreSQL, set up for concurrent writes."""
 
 from __future__ import annotations
 

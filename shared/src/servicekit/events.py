@@ -84,14 +84,10 @@ class StreamConsumer:
     def poll(self, handler: Handler, count: int = 100, block_ms: int = 1000) -> int:
         """Handle at most ``count`` entries; returns how many were handled."""
         self.ensure_group()
-        start = "0" if not self._pending_done else ">"
-        response = self._client.xreadgroup(
-            self.group, self.consumer, {self.stream: start}, count=count,
-            block=None if start == "0" else block_ms,
-        )
-        entries = response[0][1] if response else []
-        if start == "0" and not entries:
+        entries = [] if self._pending_done else self._read("0", count, None)
+        if not entries:
             self._pending_done = True
+            entries = self._read(">", count, block_ms)
         handled = 0
         for entry_id, fields in entries:
             raw = fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode())
@@ -102,3 +98,9 @@ class StreamConsumer:
                 handled += 1
             self._client.xack(self.stream, self.group, entry_id)
         return handled
+
+    def _read(self, start: str, count: int, block_ms: int | None) -> list:
+        response = self._client.xreadgroup(
+            self.group, self.consumer, {self.stream: start}, count=count, block=block_ms
+        )
+        return response[0][1] if response else []

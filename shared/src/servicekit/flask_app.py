@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from flask_smorest import Api
+from marshmallow import Schema, fields
 
 from servicekit.auth import TokenVerifier
 from servicekit.errors import install_error_handlers
@@ -13,6 +14,28 @@ from servicekit.flask_auth import install_auth
 from servicekit.health import Check, health_blueprint
 from servicekit.logging_setup import install_correlation_id
 from servicekit.settings import ServiceSettings
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(metadata={"description": "A stable snake_case code."})
+    message = fields.String(metadata={"description": "A sentence a person can act on."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "For validation errors (422): each bad field's messages."},
+    )
+
+
+class ErrorSchema(Schema):
+    """The error envelope every 4xx/5xx answer carries."""
+
+    error = fields.Nested(ErrorDetailSchema)
+
+
+class ServiceApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
 
 BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
@@ -31,7 +54,7 @@ def create_service_app(
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    api = Api(
+    api = ServiceApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": BEARER_SCHEME},

@@ -1,4 +1,4 @@
-"""The thin Flask adapter over :mod:`servicekit.auth`: every endpoint needs a token unless listed public."""
+"""A thin Flask adapter over :mod:`servicekit.auth`: all but public endpoints need a token."""
 
 from __future__ import annotations
 

@@ -16,11 +16,11 @@ def health_blueprint(checks: Mapping[str, Check]) -> Blueprint:
     blueprint = Blueprint("health", __name__)
 
     @blueprint.get("/healthz")
-    def healthz():  # noqa: ANN202 - Flask view
+    def healthz():
         return jsonify(status="ok")
 
     @blueprint.get("/readyz")
-    def readyz():  # noqa: ANN202 - Flask view
+    def readyz():
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:

@@ -15,8 +15,9 @@ def run_alembic_env(metadata: MetaData, default_url: str) -> None:
     """The body of ``env.py``: migrate the URL given to Alembic, else the service's DATABASE_URL."""
     url = context.config.get_main_option("sqlalchemy.url") or default_url
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=metadata, render_as_batch=True,
-                          literal_binds=True)
+        context.configure(
+            url=url, target_metadata=metadata, render_as_batch=True, literal_binds=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

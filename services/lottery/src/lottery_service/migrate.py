@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lottery_service.settings import LotterySettings
 from servicekit.migrations import upgrade_to_head
+
+from lottery_service.settings import LotterySettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 

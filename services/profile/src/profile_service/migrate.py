@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from profile_service.settings import ProfileSettings
 from servicekit.migrations import upgrade_to_head
+
+from profile_service.settings import ProfileSettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 

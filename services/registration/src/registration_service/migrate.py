@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registration_service.settings import RegistrationSettings
 from servicekit.migrations import upgrade_to_head
+
+from registration_service.settings import RegistrationSettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 

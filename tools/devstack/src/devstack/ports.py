@@ -20,5 +20,7 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing answered on {host}:{port} within {timeout:.0f}s") from None
+                raise TimeoutError(
+                    f"nothing answered on {host}:{port} within {timeout:.0f}s"
+                ) from None
             time.sleep(0.05)

@@ -50,13 +50,27 @@ def _start_processes(redis_url: str) -> list[subprocess.Popen[bytes]]:
     for service in SERVICES:
         subprocess.run(
             [sys.executable, "-m", f"{service.package}.migrate"],
-            env=_env(service, redis_url), check=True,
+            env=_env(service, redis_url),
+            check=True,
         )
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{service.port}",
-                 "--workers", "2", "--threads", "8", "--access-logfile", "-",
-                 "--log-level", "warning", f"{service.package}.api.app:create_app()"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{service.port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "8",
+                    "--access-logfile",
+                    "-",
+                    "--log-level",
+                    "warning",
+                    f"{service.package}.api.app:create_app()",
+                ],
                 env=_env(service, redis_url),
             )
         )
@@ -69,7 +83,10 @@ def _wait_ready(processes: list[subprocess.Popen[bytes]], timeout: float = 60) -
     while pending:
         for name, service in list(pending.items()):
             try:
-                if httpx.get(f"http://127.0.0.1:{service.port}/readyz", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{service.port}/readyz", timeout=1).status_code
+                    == 200
+                ):
                     del pending[name]
             except httpx.HTTPError:
                 pass

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from servicekit.outbox import define_outbox_table
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from servicekit.outbox import define_outbox_table
 
 
 class Base(DeclarativeBase):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 from flask import Flask
+from servicekit.db import make_engine
+from servicekit.flask_app import create_service_app
 from sqlalchemy import text
 
 from lottery_service.settings import LotterySettings, get_settings
-from servicekit.db import make_engine
-from servicekit.flask_app import create_service_app
 
 
 def create_app(settings: LotterySettings | None = None) -> Flask:
@@ -21,6 +21,9 @@ def create_app(settings: LotterySettings | None = None) -> Flask:
             connection.execute(text("SELECT 1"))
 
     app, _api = create_service_app(
-        __name__, "Lottery service", settings, {"database": check_database, "redis": redis_client.ping}
+        __name__,
+        "Lottery service",
+        settings,
+        {"database": check_database, "redis": redis_client.ping},
     )
     return app

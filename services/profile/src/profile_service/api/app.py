@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 from flask import Flask
+from servicekit.db import make_engine
+from servicekit.flask_app import create_service_app
 from sqlalchemy import text
 
 from profile_service.settings import ProfileSettings, get_settings
-from servicekit.db import make_engine
-from servicekit.flask_app import create_service_app
 
 
 def create_app(settings: ProfileSettings | None = None) -> Flask:
@@ -21,6 +21,9 @@ def create_app(settings: ProfileSettings | None = None) -> Flask:
             connection.execute(text("SELECT 1"))
 
     app, _api = create_service_app(
-        __name__, "Profile service", settings, {"database": check_database, "redis": redis_client.ping}
+        __name__,
+        "Profile service",
+        settings,
+        {"database": check_database, "redis": redis_client.ping},
     )
     return app

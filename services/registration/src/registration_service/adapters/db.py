@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from servicekit.db import make_engine
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from servicekit.db import make_engine
 
-
-def make_session_factory(database_url: str) -> tuple[Engine, sessionmaker[Session]]:
-    engine = make_engine(database_url)
+def make_session_factory(
+    database_url: str, **engine_options: Any
+) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(database_url, **engine_options)
     return engine, sessionmaker(engine, expire_on_commit=False)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from servicekit.db import UtcDateTime
+from servicekit.outbox import define_outbox_table
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
-    Integer,
     MetaData,
     String,
     Table,
@@ -26,9 +26,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-from servicekit.db import UtcDateTime
-from servicekit.outbox import define_outbox_table
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -194,9 +191,7 @@ class TimeslotOccupancyRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     student_id: Mapped[int]
     timeslot_id: Mapped[int] = mapped_column(ForeignKey("timeslots.id"))
-    registration_id: Mapped[int] = mapped_column(
-        ForeignKey("student_registrations.id"), index=True
-    )
+    registration_id: Mapped[int] = mapped_column(ForeignKey("student_registrations.id"), index=True)
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 

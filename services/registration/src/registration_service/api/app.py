@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import redis
 from flask import Flask
+from servicekit.errors import error_response
+from servicekit.flask_app import create_service_app
 from sqlalchemy import text
 
 from registration_service.adapters.db import make_session_factory
@@ -12,8 +14,6 @@ from registration_service.api.schemas import RegistrationTypeSchema
 from registration_service.api.transaction import EXTENSION
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.settings import RegistrationSettings, get_settings
-from servicekit.errors import error_response
-from servicekit.flask_app import create_service_app
 
 
 def create_app(settings: RegistrationSettings | None = None) -> Flask:
@@ -38,11 +38,11 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
 
     @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound):  # noqa: ANN202 - Flask handler
+    def _not_found(exc: NotFound):
         return error_response(404, f"{exc.entity}_not_found", exc.message)
 
     @app.errorhandler(InvalidInput)
-    def _invalid(exc: InvalidInput):  # noqa: ANN202 - Flask handler
+    def _invalid(exc: InvalidInput):
         return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
 
     return app

@@ -1,4 +1,4 @@
-"""Query-string fields the contract spells as comma-separated lists (``verbs=Enrolled,Waitlisted``)."""
+"""Query-string fields spelled as comma-separated lists (``verbs=Enrolled,Waitlisted``)."""
 
 from __future__ import annotations
 

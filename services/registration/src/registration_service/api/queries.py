@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from servicekit.flask_auth import require_admin, require_self_or_admin
 
 from registration_service.api import schemas
 from registration_service.api.transaction import transaction
 from registration_service.use_cases import queries
-from servicekit.flask_auth import require_admin, require_self_or_admin
 
 blp = Blueprint("queries", __name__, url_prefix="/v1", description="Who holds what.")
 

@@ -30,9 +30,13 @@ class ProgramInSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     grade_min = fields.Integer(required=True, validate=GRADE)
     grade_max = fields.Integer(required=True, validate=GRADE)
-    student_capacity = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    student_capacity = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0)
+    )
     use_priority = fields.Boolean(load_default=False)
-    priority_limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    priority_limit = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1)
+    )
     registration_opens_at = fields.AwareDateTime(load_default=None, allow_none=True)
     registration_closes_at = fields.AwareDateTime(load_default=None, allow_none=True)
 

@@ -24,7 +24,9 @@ class Reason(StrEnum):
 MESSAGES: dict[Reason, str] = {
     Reason.SECTION_FULL: "This section is full — check out the other sections!",
     Reason.SECTION_CLOSED: "This section is not open for registration — try another section.",
-    Reason.TIME_CONFLICT: "This section conflicts with your schedule — check out the other sections!",
+    Reason.TIME_CONFLICT: (
+        "This section conflicts with your schedule — check out the other sections!"
+    ),
     Reason.ALREADY_IN_CLASS: "You are already registered for a section of this class.",
     Reason.GRADE_OUT_OF_RANGE: "This class is not offered to students in your grade.",
     Reason.PROFILE_INCOMPLETE: "Complete your registration profile for this program first.",

@@ -21,8 +21,10 @@ class Decision:
     def message(self) -> str:
         if self.reason is not None:
             return message_for(self.reason)
-        return "You are waitlisted for this section." if self.verb == WAITLISTED else (
-            "You are enrolled in this section."
+        return (
+            "You are waitlisted for this section."
+            if self.verb == WAITLISTED
+            else ("You are enrolled in this section.")
         )
 
     @classmethod

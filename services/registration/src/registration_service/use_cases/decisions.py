@@ -167,7 +167,9 @@ def switch(
         decision = check_switch(program, from_section, to_section, student, when)
         if not decision.accepted:
             return Outcome(decision)
-        for registration in _active_registrations(session, student_id, from_section_id, (ENROLLED,)):
+        for registration in _active_registrations(
+            session, student_id, from_section_id, (ENROLLED,)
+        ):
             seats.expire_registration(session, registration, when)
         if not seats.take_seat(session, to_section_id):
             raise _Rejected(Reason.SECTION_FULL)
@@ -208,6 +210,8 @@ def _promote_waitlist(
             seats.free_seat(session, section_id)
             continue
         seats.expire_registration(session, registration, when)
-        seats.add_registration(session, program_id, registration.student_id, section, ENROLLED, when)
+        seats.add_registration(
+            session, program_id, registration.student_id, section, ENROLLED, when
+        )
         return (registration.student_id,)
     return ()

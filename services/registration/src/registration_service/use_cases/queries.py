@@ -92,7 +92,10 @@ def student_classes(
         .distinct()
         .order_by(ClassRow.id)
     )
-    return [(cid, title) for cid, title in session.execute(valid_objects(query, when or datetime.now(UTC)))]
+    return [
+        (cid, title)
+        for cid, title in session.execute(valid_objects(query, when or datetime.now(UTC)))
+    ]
 
 
 def registration_priority(
@@ -115,7 +118,10 @@ def registration_priority(
             Reg.program_id == program_id,
             Reg.student_id == student_id,
             Reg.section_id.in_(overlapping),
-            or_(RegistrationTypeRow.name == ENROLLED, RegistrationTypeRow.name.like(f"{PRIORITY_PREFIX}%")),
+            or_(
+                RegistrationTypeRow.name == ENROLLED,
+                RegistrationTypeRow.name.like(f"{PRIORITY_PREFIX}%"),
+            ),
         )
     )
     verbs = set(session.scalars(valid_objects(query, when or datetime.now(UTC))))

@@ -56,7 +56,9 @@ def _create(session: Session, name: str, category: str) -> RegistrationTypeRow:
     """Insert in a savepoint so a concurrent creator of the same name wins harmlessly."""
     try:
         with session.begin_nested():
-            row = RegistrationTypeRow(name=name, display_name=name, description="", category=category)
+            row = RegistrationTypeRow(
+                name=name, display_name=name, description="", category=category
+            )
             session.add(row)
     except IntegrityError:
         row = session.scalars(

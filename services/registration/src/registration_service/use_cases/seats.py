@@ -98,7 +98,11 @@ def leave_program_if_seatless(session: Session, program_id: int, student_id: int
 
 
 def add_registration(
-    session: Session, program_id: int, student_id: int, section: Section, verb: str,
+    session: Session,
+    program_id: int,
+    student_id: int,
+    section: Section,
+    verb: str,
     when: datetime,
 ) -> StudentRegistrationRow:
     """Record the registration; an ``Enrolled`` one also occupies the section's timeslots."""
@@ -126,7 +130,9 @@ def add_registration(
     return registration
 
 
-def expire_registration(session: Session, registration: StudentRegistrationRow, when: datetime) -> bool:
+def expire_registration(
+    session: Session, registration: StudentRegistrationRow, when: datetime
+) -> bool:
     """End a registration at ``when`` (kept as history); True when it gave up a seat."""
     registration.end_date = when
     registration.active = False

@@ -1,0 +1,3 @@
+"""Fixtures every test directory shares: the real Redis and PostgreSQL servers."""
+
+pytest_plugins = ["devstack.pytest_plugin"]

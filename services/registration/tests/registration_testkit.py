@@ -1,0 +1,76 @@
+"""Helpers the registration tests share: tokens, a fixed clock and a catalog builder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from registration_service.use_cases import catalog
+from registration_service.use_cases.profiles import record_profile_completed
+from servicekit.auth import issue_token
+from sqlalchemy.orm import Session
+
+SECRET = "registration-tests-secret-0123456789abcdef"
+T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def bearer(role: str = "admin", sub: str | int = "admin", ttl: int = 600) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SECRET, sub, role, ttl)}"}
+
+
+ADMIN = bearer()
+
+
+class CatalogBuilder:
+    """Sets up programs, timeslots and sections through the use cases, for tests to read."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def program(self, **overrides: object) -> int:
+        values = {"name": "Splash", "grade_min": 7, "grade_max": 12, **overrides}
+        return catalog.create_program(self.session, catalog.NewProgram(**values)).id
+
+    def timeslot(self, program_id: int, hour: int = 0) -> int:
+        start = T0 + timedelta(hours=hour)
+        return catalog.add_timeslot(
+            self.session, program_id, start, start + timedelta(minutes=50)
+        ).id
+
+    def section(
+        self,
+        program_id: int,
+        timeslot_ids: list[int],
+        capacity: int = 10,
+        grades: tuple[int, int] = (7, 12),
+    ) -> int:
+        class_ = catalog.add_class(
+            self.session,
+            program_id,
+            "Class",
+            grades[0],
+            grades[1],
+            [catalog.NewSection(capacity, tuple(timeslot_ids))],
+        )
+        return class_.sections[0].id
+
+    def sections_of_one_class(
+        self, program_id: int, slots: list[list[int]], capacity: int = 10
+    ) -> list[int]:
+        class_ = catalog.add_class(
+            self.session,
+            program_id,
+            "Class",
+            7,
+            12,
+            [catalog.NewSection(capacity, tuple(s)) for s in slots],
+        )
+        return [s.id for s in class_.sections]
+
+    def complete_profile(self, program_id: int, student_id: int, grade: int = 9) -> None:
+        record_profile_completed(
+            self.session,
+            program_id=program_id,
+            student_id=student_id,
+            grade=grade,
+            event_id=f"test-{program_id}-{student_id}-{grade}",
+        )

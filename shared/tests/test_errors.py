@@ -1,0 +1,15 @@
+from servicekit.errors import flatten_messages
+
+
+def test_nested_validation_messages_become_dotted_field_names():
+    messages = {
+        "title": ["Missing data for required field."],
+        "sections": {
+            0: {"capacity": ["Too small."], "timeslot_ids": {1: ["Not a valid integer."]}}
+        },
+    }
+    assert flatten_messages(messages) == {
+        "title": ["Missing data for required field."],
+        "sections.0.capacity": ["Too small."],
+        "sections.0.timeslot_ids.1": ["Not a valid integer."],
+    }
