@@ -1,14 +1,14 @@
 # The two commands a new machine needs: `make up` and `make test`.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
 .PHONY: up test test-fast lint openapi token install migration clean
 
-$(UV):
-	python3 -m pip install --user --quiet uv==0.13.9
+$(UV):  # uv itself, when the machine has none
+	python3 -m pip install --quiet --target .tools/uv uv==0.13.9
 
 .venv/.installed: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml
 	$(UV) sync --locked --all-packages --group dev
