@@ -29,7 +29,7 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
     try:
         deadline = time.monotonic() + 90
         line = ""
-        while "ready" not in line:
+        while not line.startswith("ready:"):
             line = process.stdout.readline()
             assert line or process.poll() is None, "devstack.up exited before it was ready"
             assert time.monotonic() < deadline, "not ready in 90 s"
