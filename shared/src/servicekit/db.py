@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 
@@ -44,8 +44,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
+def ping_database(engine: Engine) -> None:
+    """Raise unless the database answers a trivial query (for ``/readyz``)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from redis import Redis
+from sqlalchemy import Engine
 
 from servicekit.auth import TokenVerifier
+from servicekit.db import ping_database
 from servicekit.errors import install_error_handlers
 from servicekit.flask_auth import install_auth
-from servicekit.health import Check, health_blueprint
+from servicekit.health import health_blueprint
 from servicekit.logging_setup import install_correlation_id
 from servicekit.settings import ServiceSettings
 
@@ -41,10 +42,11 @@ BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerForma
 
 
 def create_service_app(
-    import_name: str, title: str, settings: ServiceSettings, checks: Mapping[str, Check]
+    import_name: str, title: str, settings: ServiceSettings, engine: Engine, redis: Redis
 ) -> tuple[Flask, Api]:
     """A Flask app with a flask-smorest ``Api`` serving ``/openapi.json``, the error envelope,
-    bearer-token auth on every non-public endpoint, ``/healthz`` and ``/readyz``."""
+    bearer-token auth on every non-public endpoint, ``/healthz``, and ``/readyz`` checking the
+    service's database and Redis."""
     app = Flask(import_name)
     app.config.update(
         API_TITLE=title,
@@ -64,5 +66,7 @@ def create_service_app(
     install_error_handlers(app)
     install_correlation_id(app)
     install_auth(app, TokenVerifier(settings.jwt_secret))
-    app.register_blueprint(health_blueprint(checks))
+    app.register_blueprint(
+        health_blueprint({"database": lambda: ping_database(engine), "redis": redis.ping})
+    )
     return app, api

@@ -6,7 +6,6 @@ import redis
 from flask import Flask
 from servicekit.db import make_engine
 from servicekit.flask_app import create_service_app
-from sqlalchemy import text
 
 from lottery_service.settings import LotterySettings, get_settings
 
@@ -15,15 +14,5 @@ def create_app(settings: LotterySettings | None = None) -> Flask:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-
-    def check_database() -> None:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    app, _api = create_service_app(
-        __name__,
-        "Lottery service",
-        settings,
-        {"database": check_database, "redis": redis_client.ping},
-    )
+    app, _api = create_service_app(__name__, "Lottery service", settings, engine, redis_client)
     return app

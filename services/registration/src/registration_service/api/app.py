@@ -6,7 +6,6 @@ import redis
 from flask import Flask
 from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
-from sqlalchemy import text
 
 from registration_service.adapters.db import make_session_factory
 from registration_service.api import catalog, queries, registration_types
@@ -21,16 +20,7 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     engine, sessions = make_session_factory(settings.database_url)
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
 
-    def check_database() -> None:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    app, api = create_service_app(
-        __name__,
-        "Registration service",
-        settings,
-        {"database": check_database, "redis": redis_client.ping},
-    )
+    app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)
     app.extensions[EXTENSION] = sessions
     app.extensions["registration.settings"] = settings
     for blueprint in (catalog.blp, registration_types.blp, queries.blp):
