@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     select,
     update,
 )
@@ -35,13 +36,15 @@ def define_outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
         name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False, unique=True),
+        Column("event_id", String(64), nullable=False),
         Column("stream", String(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("body", Text, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("published_at", UtcDateTime(), nullable=True),
         Index(f"ix_{name}_unpublished", "published_at", "id"),
+        # One event may fan out to several streams, each once.
+        UniqueConstraint("event_id", "stream", name=f"uq_{name}_event_id_stream"),
     )
 
 

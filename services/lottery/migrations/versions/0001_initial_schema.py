@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('created_at', UtcDateTime(), nullable=False),
     sa.Column('published_at', UtcDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
+    sa.UniqueConstraint('event_id', 'stream', name='uq_outbox_event_id_stream')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unpublished', ['published_at', 'id'], unique=False)

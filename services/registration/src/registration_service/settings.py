@@ -11,6 +11,9 @@ class RegistrationSettings(ServiceSettings):
     database_url: str = "sqlite:///var/registration.sqlite3"
     # Decision queues: a section's requests all go to registration.decide.<section_id % N>.
     decision_partitions: int = 8
+    # The sweeper re-sends a request still queued this long after it was last sent.
+    requeue_after_seconds: float = 30.0
+    sweep_interval_seconds: float = 2.0
 
 
 @lru_cache

@@ -220,3 +220,42 @@ class CompleteProfileRow(Base):
 
 
 outbox = define_outbox_table(Base.metadata)
+
+
+class RegistrationRequestRow(Base):
+    """A student's request, persisted before the 202 so that it ends in exactly one outcome.
+
+    ``enqueued_at`` is when its decision task was last sent; the sweeper sends it again when a
+    request stays ``queued`` too long (the broker may lose a message, the system may not).
+    """
+
+    __tablename__ = "registration_requests"
+    __table_args__ = (
+        UniqueConstraint("student_id", "idempotency_key"),
+        Index("ix_registration_requests_queued", "status", "enqueued_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    student_id: Mapped[int] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(10))
+    section_id: Mapped[int]
+    from_section_id: Mapped[int | None]
+    waitlist: Mapped[bool] = mapped_column(default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+    verb: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ProcessedEventRow(Base):
+    """Events already applied by this service's consumers (they drop duplicates by id)."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

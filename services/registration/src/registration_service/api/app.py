@@ -8,10 +8,11 @@ from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
 
 from registration_service.adapters.db import make_session_factory
-from registration_service.api import catalog, queries, registration_types
+from registration_service.api import catalog, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
 from registration_service.api.transaction import EXTENSION
 from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.messaging import make_celery
 from registration_service.settings import RegistrationSettings, get_settings
 
 
@@ -23,7 +24,9 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)
     app.extensions[EXTENSION] = sessions
     app.extensions["registration.settings"] = settings
-    for blueprint in (catalog.blp, registration_types.blp, queries.blp):
+    app.extensions["registration.celery"] = make_celery(settings)
+    app.extensions["registration.redis"] = redis.Redis.from_url(settings.redis_url)
+    for blueprint in (catalog.blp, registration_types.blp, queries.blp, requests.blp):
         api.register_blueprint(blueprint)
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
 

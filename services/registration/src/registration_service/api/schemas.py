@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from registration_service.api.fields import CommaSeparated
 
@@ -171,3 +171,71 @@ class StudentClassesSchema(Schema):
 
 class PrioritySchema(Schema):
     priority = fields.Integer()
+
+
+class RequestInSchema(StrictSchema):
+    student_id = fields.Integer(required=True, validate=ID)
+    action = fields.String(required=True, validate=validate.OneOf(["enroll", "drop", "switch"]))
+    section_id = fields.Integer(required=True, validate=ID)
+    from_section_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
+    waitlist = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _switch_needs_a_source(self, data: dict, **_: object) -> None:
+        switching = data.get("action") == "switch"
+        if switching and data.get("from_section_id") is None:
+            raise ValidationError("Required when action is 'switch'.", field_name="from_section_id")
+        if not switching and data.get("from_section_id") is not None:
+            raise ValidationError(
+                "Only allowed when action is 'switch'.", field_name="from_section_id"
+            )
+        if switching and data.get("from_section_id") == data.get("section_id"):
+            raise ValidationError("Must differ from section_id.", field_name="from_section_id")
+        if data.get("waitlist") and data.get("action") != "enroll":
+            raise ValidationError("Only allowed when action is 'enroll'.", field_name="waitlist")
+
+
+class IdempotencyHeaderSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Retrying with the same key returns the same request."},
+    )
+
+
+class RequestAcceptedSchema(Schema):
+    id = fields.String()
+    status = fields.String()
+
+
+class RequestSchema(Schema):
+    id = fields.String()
+    program_id = fields.Integer()
+    student_id = fields.Integer()
+    action = fields.String()
+    section_id = fields.Integer()
+    from_section_id = fields.Integer(allow_none=True)
+    waitlist = fields.Boolean()
+    status = fields.String(metadata={"description": "queued, accepted or rejected"})
+    reason = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    verb = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+
+
+class OutcomeStreamQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    last_event_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(
+            r"^\d+-\d+$", error="Must be a stream id such as 1700000000000-0."
+        ),
+        metadata={"description": "Resume after this event (the Last-Event-ID header wins)."},
+    )

@@ -1,0 +1,101 @@
+"""The rush path: accept a request (persisted, then queued), read its outcome, stream outcomes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from servicekit.errors import ApiError
+from servicekit.events import ENVELOPE_FIELD
+from servicekit.flask_auth import current_principal, require_self_or_admin
+
+from registration_service.api import schemas
+from registration_service.api.transaction import transaction
+from registration_service.messaging import send_decision
+from registration_service.use_cases import requests
+
+blp = Blueprint("requests", __name__, url_prefix="/v1", description="Registration requests.")
+
+HEARTBEAT_MS = 15_000
+
+
+@blp.route("/programs/<int:program_id>/registration-requests")
+class RegistrationRequests(MethodView):
+    @blp.arguments(schemas.IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(schemas.RequestInSchema)
+    @blp.response(202, schemas.RequestAcceptedSchema)
+    def post(self, headers: dict, body: dict, program_id: int) -> dict:
+        """Accept a request: 202 once it is stored; its decision follows asynchronously."""
+        require_self_or_admin(body["student_id"])
+        new = requests.NewRequest(
+            program_id=program_id, idempotency_key=headers["idempotency_key"], **body
+        )
+        try:
+            with transaction() as session:
+                row, created = requests.submit(session, new)
+                accepted = {"id": row.id, "status": row.status}
+        except requests.IdempotencyKeyReused as exc:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request; use a new key.",
+                {"Idempotency-Key": ["Already used for a different request."]},
+            ) from exc
+        if created:
+            send_decision(
+                current_app.extensions["registration.celery"],
+                current_app.extensions["registration.settings"],
+                row.id,
+                row.section_id,
+            )
+        return accepted
+
+
+@blp.route("/registration-requests/<request_id>")
+class RegistrationRequest(MethodView):
+    @blp.response(200, schemas.RequestSchema)
+    def get(self, request_id: str) -> object:
+        """A request and, once decided, its outcome."""
+        with transaction() as session:
+            row = requests.get_request(session, request_id)
+            current_principal().ensure_can_act_for(row.student_id)
+            return row
+
+
+@blp.route("/students/<int:student_id>/outcomes")
+class StudentOutcomes(MethodView):
+    @blp.arguments(schemas.OutcomeStreamQuerySchema, location="query")
+    @blp.response(
+        200,
+        content_type="text/event-stream",
+        description="Server-Sent Events: one `outcome` event per decided request.",
+    )
+    def get(self, query: dict, student_id: int) -> Response:
+        """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
+        require_self_or_admin(student_id)
+        start = request.headers.get("Last-Event-ID") or query["last_event_id"] or "0"
+        client = current_app.extensions["registration.redis"]
+        stream = requests.student_stream(student_id)
+        return Response(
+            _events(client, stream, start),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+def _events(client, stream: str, last_id: str) -> Iterator[str]:  # noqa: ANN001 - redis client
+    yield "retry: 2000\n\n"
+    while True:
+        found = client.xread({stream: last_id}, count=100, block=HEARTBEAT_MS)
+        if not found:
+            yield ": keep-alive\n\n"
+            continue
+        for entry_id, fields in found[0][1]:
+            last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
+            envelope = json.loads(raw)
+            data = json.dumps(envelope["payload"] | {"event_type": envelope["event_type"]})
+            yield f"id: {last_id}\nevent: outcome\ndata: {data}\n\n"

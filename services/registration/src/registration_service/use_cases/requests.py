@@ -1,0 +1,228 @@
+"""Registration requests: accept (persist before answering), decide once, sweep the stragglers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from servicekit.events import Event
+from servicekit.outbox import add_to_outbox
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registration_service.adapters.models import RegistrationRequestRow, outbox
+from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.domain.reasons import Reason, message_for
+from registration_service.use_cases.catalog import get_program, get_section
+from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
+
+PRODUCER = "registration"
+OUTCOME_EVENT = "registration.outcome.decided.v1"
+PROMOTED_EVENT = "registration.waitlist.promoted.v1"
+OUTCOMES_STREAM = "registration.outcomes"
+
+
+def student_stream(student_id: int) -> str:
+    """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
+    return f"registration.outcomes.student.{student_id}"
+
+
+class IdempotencyKeyReused(Exception):
+    """The same key came back with a different request body."""
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    program_id: int
+    student_id: int
+    action: str
+    section_id: int
+    from_section_id: int | None = None
+    waitlist: bool = False
+    idempotency_key: str | None = None
+
+    def same_as(self, row: RegistrationRequestRow) -> bool:
+        return (row.program_id, row.action, row.section_id, row.from_section_id, row.waitlist) == (
+            self.program_id,
+            self.action,
+            self.section_id,
+            self.from_section_id,
+            self.waitlist,
+        )
+
+
+def submit(session: Session, new: NewRequest) -> tuple[RegistrationRequestRow, bool]:
+    """Persist a queued request; returns it and whether it is new (False: an idempotent replay)."""
+    if new.idempotency_key is not None:
+        existing = _by_key(session, new.student_id, new.idempotency_key)
+        if existing is not None:
+            return _replayed(existing, new), False
+    _check_sections(session, new)
+    row = RegistrationRequestRow(id=uuid.uuid4().hex, status="queued", **new.__dict__)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same key, submitted concurrently, won
+        existing = _by_key(session, new.student_id, new.idempotency_key or "")
+        if existing is None:
+            raise
+        return _replayed(existing, new), False
+    return row, True
+
+
+def _by_key(session: Session, student_id: int, key: str) -> RegistrationRequestRow | None:
+    return session.scalars(
+        select(RegistrationRequestRow).where(
+            RegistrationRequestRow.student_id == student_id,
+            RegistrationRequestRow.idempotency_key == key,
+        )
+    ).one_or_none()
+
+
+def _replayed(existing: RegistrationRequestRow, new: NewRequest) -> RegistrationRequestRow:
+    if not new.same_as(existing):
+        raise IdempotencyKeyReused(new.idempotency_key)
+    return existing
+
+
+def _check_sections(session: Session, new: NewRequest) -> None:
+    get_program(session, new.program_id)
+    for field, section_id in (
+        ("section_id", new.section_id),
+        ("from_section_id", new.from_section_id),
+    ):
+        if section_id is None:
+            continue
+        if get_section(session, section_id).program_id != new.program_id:
+            raise InvalidInput(
+                {field: [f"Section {section_id} is not in program {new.program_id}."]}
+            )
+
+
+def get_request(session: Session, request_id: str) -> RegistrationRequestRow:
+    row = session.get(RegistrationRequestRow, request_id)
+    if row is None:
+        raise NotFound("registration request", request_id)
+    return row
+
+
+def decide(
+    session: Session, request_id: str, when: datetime | None = None
+) -> RegistrationRequestRow | None:
+    """Decide a queued request exactly once; None when it is unknown or already decided.
+
+    The request row is locked first, so a redelivered task waits for the first one and then
+    finds the request decided.
+    """
+    row = session.scalars(
+        select(RegistrationRequestRow)
+        .where(RegistrationRequestRow.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None or row.status != "queued":
+        return None
+    when = when or datetime.now(UTC)
+    try:
+        outcome = _run(session, row, when)
+    except NotFound:  # the section was removed after the request was accepted
+        outcome = None
+    _record(session, row, outcome, when)
+    return row
+
+
+def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outcome:
+    if row.action == "enroll":
+        return enroll(
+            session,
+            student_id=row.student_id,
+            section_id=row.section_id,
+            waitlist=row.waitlist,
+            when=when,
+        )
+    if row.action == "drop":
+        return drop(session, student_id=row.student_id, section_id=row.section_id, when=when)
+    return switch(
+        session,
+        student_id=row.student_id,
+        from_section_id=row.from_section_id or 0,
+        to_section_id=row.section_id,
+        when=when,
+    )
+
+
+def _record(
+    session: Session, row: RegistrationRequestRow, outcome: Outcome | None, when: datetime
+) -> None:
+    if outcome is None:
+        row.status, row.reason, row.message = (
+            "rejected",
+            Reason.SECTION_REMOVED.value,
+            message_for(Reason.SECTION_REMOVED),
+        )
+    else:
+        decision = outcome.decision
+        row.status = "accepted" if decision.accepted else "rejected"
+        row.reason = decision.reason.value if decision.reason else None
+        row.message = decision.message
+        row.verb = decision.verb
+    row.decided_at = when
+    session.flush()
+    event = Event(OUTCOME_EVENT, PRODUCER, outcome_payload(row))
+    add_to_outbox(session, outbox, OUTCOMES_STREAM, event)
+    add_to_outbox(session, outbox, student_stream(row.student_id), event)
+    for student_id in outcome.promoted_student_ids if outcome else ():
+        promoted = Event(
+            PROMOTED_EVENT,
+            PRODUCER,
+            {
+                "student_id": student_id,
+                "section_id": row.section_id if row.action != "switch" else row.from_section_id,
+                "program_id": row.program_id,
+                "verb": "Enrolled",
+                "decided_at": when.isoformat(),
+            },
+        )
+        add_to_outbox(session, outbox, OUTCOMES_STREAM, promoted)
+        add_to_outbox(session, outbox, student_stream(student_id), promoted)
+
+
+def outcome_payload(row: RegistrationRequestRow) -> dict:
+    return {
+        "id": row.id,
+        "program_id": row.program_id,
+        "student_id": row.student_id,
+        "action": row.action,
+        "section_id": row.section_id,
+        "from_section_id": row.from_section_id,
+        "status": row.status,
+        "reason": row.reason,
+        "message": row.message,
+        "verb": row.verb,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+    }
+
+
+def claim_stale(
+    session: Session, older_than: timedelta, limit: int = 1000
+) -> list[tuple[str, int]]:
+    """Requests still queued after ``older_than``: mark them re-sent now, return (id, section)."""
+    now = datetime.now(UTC)
+    stale = session.execute(
+        select(RegistrationRequestRow.id, RegistrationRequestRow.section_id)
+        .where(
+            RegistrationRequestRow.status == "queued",
+            RegistrationRequestRow.enqueued_at < now - older_than,
+        )
+        .order_by(RegistrationRequestRow.created_at)
+        .limit(limit)
+    ).all()
+    if stale:
+        session.execute(
+            update(RegistrationRequestRow)
+            .where(RegistrationRequestRow.id.in_([request_id for request_id, _ in stale]))
+            .values(enqueued_at=now)
+        )
+    return [(request_id, section_id) for request_id, section_id in stale]

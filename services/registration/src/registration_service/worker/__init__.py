@@ -1,0 +1,1 @@
+"""The Celery side: decision tasks, and the relay that publishes outcomes and sweeps stragglers."""

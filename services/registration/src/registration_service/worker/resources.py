@@ -1,0 +1,35 @@
+"""What a worker process holds: one engine, session factory, Redis client and publisher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from celery import Celery
+from servicekit.events import StreamPublisher
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from registration_service.adapters.db import make_session_factory
+from registration_service.messaging import make_celery
+from registration_service.settings import RegistrationSettings, get_settings
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: RegistrationSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    publisher: StreamPublisher
+    celery: Celery
+
+
+@cache
+def resources() -> Resources:
+    """Built on first use in each process (after the fork), never shared across processes."""
+    settings = get_settings()
+    engine, sessions = make_session_factory(settings.database_url)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    publisher = StreamPublisher(client, max_length=100_000)
+    return Resources(settings, engine, sessions, publisher, make_celery(settings))

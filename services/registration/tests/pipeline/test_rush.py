@@ -1,0 +1,274 @@
+"""The rush path end to end with real processes: gunicorn, Celery partition workers, the relay,
+Redis and PostgreSQL. Every accepted request ends decided, nothing overbooks, nothing doubles."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from pipeline_harness import post_request, wait_until_decided
+from registration_service.adapters.models import (
+    RegistrationRequestRow,
+    SectionRow,
+    StudentRegistrationRow,
+)
+from registration_testkit import SECRET, CatalogBuilder
+from servicekit.auth import issue_token
+from sqlalchemy import func, select
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+ADMIN = issue_token(SECRET, "admin", "admin", 3600)
+
+
+def token(student_id: int) -> str:
+    return issue_token(SECRET, student_id, "student", 3600)
+
+
+def setup_catalog(sessions, students, capacities, same_slot=False):
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        slot = build.timeslot(program, 0)
+        sections = [
+            build.section(
+                program, [slot if same_slot else build.timeslot(program, i + 1)], capacity=c
+            )
+            for i, c in enumerate(capacities)
+        ]
+        for student in students:
+            build.complete_profile(program, student)
+    return program, sections
+
+
+def outcomes(sessions, ids):
+    with sessions() as session:
+        rows = session.scalars(
+            select(RegistrationRequestRow).where(RegistrationRequestRow.id.in_(ids))
+        )
+        return {row.id: (row.status, row.reason) for row in rows}
+
+
+def seats_held(sessions, section_id):
+    with sessions() as session:
+        counted = session.scalar(
+            select(SectionRow.enrolled_count).where(SectionRow.id == section_id)
+        )
+        held = session.scalar(
+            select(func.count()).where(
+                StudentRegistrationRow.section_id == section_id, StudentRegistrationRow.holds_seat
+            )
+        )
+    return counted, held
+
+
+def burst(stack, program, bodies, keys=None):
+    """POST every body at once over many connections; returns the responses in order."""
+    with httpx.Client(
+        base_url=stack.base_url, timeout=30, limits=httpx.Limits(max_connections=64)
+    ) as client:
+
+        def send(index):
+            body = bodies[index]
+            return post_request(
+                client, program, token(body["student_id"]), body, keys[index] if keys else None
+            )
+
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            return list(pool.map(send, range(len(bodies))))
+
+
+def test_three_hundred_students_for_twenty_seats(stack, sessions):
+    students = range(1000, 1300)
+    program, (section,) = setup_catalog(sessions, students, [20])
+    responses = burst(
+        stack,
+        program,
+        [{"student_id": s, "action": "enroll", "section_id": section} for s in students],
+    )
+    assert Counter(r.status_code for r in responses) == {202: 300}
+    wait_until_decided(sessions)
+    results = Counter(outcomes(sessions, [r.json()["id"] for r in responses]).values())
+    assert results == {("accepted", None): 20, ("rejected", "section_full"): 280}
+    assert seats_held(sessions, section) == (20, 20)
+
+
+def test_ten_retries_with_one_key_make_one_request_and_one_effect(stack, sessions):
+    program, (section,) = setup_catalog(sessions, [2001], [5])
+    body = {"student_id": 2001, "action": "enroll", "section_id": section}
+    responses = burst(stack, program, [body] * 10, keys=["retry-key-1"] * 10)
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    wait_until_decided(sessions)
+    with sessions() as session:
+        assert (
+            session.scalar(select(func.count()).where(RegistrationRequestRow.student_id == 2001))
+            == 1
+        )
+    assert seats_held(sessions, section) == (1, 1)
+    other = burst(stack, program, [{**body, "action": "drop"}], keys=["retry-key-1"])[0]
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_one_student_into_two_same_timeslot_sections_at_once(stack, sessions):
+    program, (a, b) = setup_catalog(sessions, [3001], [5, 5], same_slot=True)
+    responses = burst(
+        stack,
+        program,
+        [
+            {"student_id": 3001, "action": "enroll", "section_id": a},
+            {"student_id": 3001, "action": "enroll", "section_id": b},
+        ],
+    )
+    wait_until_decided(sessions)
+    results = sorted(outcomes(sessions, [r.json()["id"] for r in responses]).values(), key=str)
+    assert results == [("accepted", None), ("rejected", "time_conflict")]
+
+
+def test_switch_and_drop_through_the_pipeline(stack, sessions):
+    program, (a, b) = setup_catalog(sessions, [4001], [1, 1], same_slot=True)
+    with sessions() as session, session.begin():  # make b and a sections of one class
+        section_b = session.get(SectionRow, b)
+        section_b.class_id = session.get(SectionRow, a).class_id
+    steps = [
+        {"student_id": 4001, "action": "enroll", "section_id": a},
+        {"student_id": 4001, "action": "switch", "from_section_id": a, "section_id": b},
+        {"student_id": 4001, "action": "drop", "section_id": b},
+    ]
+    for body in steps:
+        (response,) = burst(stack, program, [body])
+        wait_until_decided(sessions)
+        assert outcomes(sessions, [response.json()["id"]])[response.json()["id"]] == (
+            "accepted",
+            None,
+        )
+    assert seats_held(sessions, a) == (0, 0) and seats_held(sessions, b) == (0, 0)
+
+
+def test_a_worker_killed_mid_burst_loses_nothing(stack, sessions):
+    students = range(5000, 5200)
+    program, sections = setup_catalog(sessions, students, [10, 10, 10, 10])
+    bodies = [
+        {"student_id": s, "action": "enroll", "section_id": sections[s % 4]} for s in students
+    ]
+    killer = threading.Timer(0.3, stack.kill_worker, args=[0])
+    killer.start()
+    responses = burst(stack, program, bodies)
+    killer.join()
+    stack.start_worker(0)  # a supervisor restarts it
+    assert {r.status_code for r in responses} == {202}
+    wait_until_decided(sessions)
+    results = Counter(outcomes(sessions, [r.json()["id"] for r in responses]).values())
+    assert results == {("accepted", None): 40, ("rejected", "section_full"): 160}
+    for section in sections:
+        assert seats_held(sessions, section) == (10, 10)
+
+
+def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions):
+    students = range(6000, 6150)
+    program, sections = setup_catalog(sessions, students, [15, 15, 15])
+    bodies = [
+        {"student_id": s, "action": "enroll", "section_id": sections[s % 3]} for s in students
+    ]
+
+    def restart_redis():
+        stack.redis.kill()
+        time.sleep(1)
+        stack.redis.start()
+
+    restarter = threading.Timer(0.2, restart_redis)
+    restarter.start()
+    responses = burst(stack, program, bodies)
+    restarter.join()
+    accepted = [r for r in responses if r.status_code == 202]
+    assert len(accepted) == len(responses), Counter(r.status_code for r in responses)
+    wait_until_decided(sessions, timeout=180)
+    results = Counter(outcomes(sessions, [r.json()["id"] for r in accepted]).values())
+    assert results == {("accepted", None): 45, ("rejected", "section_full"): 105}
+    for section in sections:
+        assert seats_held(sessions, section) == (15, 15)
+
+
+def test_outcomes_stream_as_server_sent_events_and_resume(stack, sessions):
+    program, (section,) = setup_catalog(sessions, [7001], [5])
+    (response,) = burst(
+        stack, program, [{"student_id": 7001, "action": "enroll", "section_id": section}]
+    )
+    request_id = response.json()["id"]
+    headers = {"Authorization": f"Bearer {token(7001)}"}
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        with client.stream("GET", "/v1/students/7001/outcomes", headers=headers) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            event_id, data = _first_event(stream.iter_lines())
+        assert data["id"] == request_id and data["status"] == "accepted"
+        status = client.get(f"/v1/registration-requests/{request_id}", headers=headers).json()
+        assert (status["status"], status["verb"], status["reason"]) == (
+            "accepted",
+            "Enrolled",
+            None,
+        )
+        (drop,) = burst(
+            stack, program, [{"student_id": 7001, "action": "drop", "section_id": section}]
+        )
+        resumed = {**headers, "Last-Event-ID": event_id}
+        with client.stream("GET", "/v1/students/7001/outcomes", headers=resumed) as stream:
+            _, data = _first_event(stream.iter_lines())
+        assert data["id"] == drop.json()["id"]
+        other = client.get("/v1/students/7002/outcomes", headers=headers)
+        assert other.status_code == 403
+
+
+def _first_event(lines):
+    event_id = None
+    for line in lines:
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("data: "):
+            return event_id, json.loads(line[6:])
+    raise AssertionError("stream ended without an event")
+
+
+def test_bad_requests_are_refused_at_once_and_queue_nothing(stack, sessions):
+    program, (section,) = setup_catalog(sessions, [8001], [5])
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        unknown = post_request(
+            client,
+            program,
+            token(8001),
+            {"student_id": 8001, "action": "enroll", "section_id": 999999},
+        )
+        wrong_program = post_request(
+            client,
+            999999,
+            token(8001),
+            {"student_id": 8001, "action": "enroll", "section_id": section},
+        )
+        malformed = post_request(
+            client, program, token(8001), {"student_id": 8001, "action": "join"}
+        )
+        other = post_request(
+            client,
+            program,
+            token(8002),
+            {"student_id": 8001, "action": "enroll", "section_id": section},
+        )
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "section_not_found")
+    assert (wrong_program.status_code, wrong_program.json()["error"]["code"]) == (
+        404,
+        "program_not_found",
+    )
+    assert malformed.status_code == 422 and set(malformed.json()["error"]["fields"]) == {
+        "action",
+        "section_id",
+    }
+    assert other.status_code == 403
+    with sessions() as session:
+        assert (
+            session.scalar(select(func.count()).where(RegistrationRequestRow.student_id == 8001))
+            == 0
+        )

@@ -1,0 +1,138 @@
+"""The whole rush pipeline as real processes: gunicorn web, partition workers, relay/sweeper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from devstack.ports import free_port, wait_for_port
+from devstack.redis_server import RedisServer
+from registration_service.adapters.models import RegistrationRequestRow
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+PARTITIONS = 4
+WORKERS = 2
+
+
+class PipelineStack:
+    def __init__(self, database_url: str, redis: RedisServer, secret: str, log_dir: Path) -> None:
+        self.redis = redis
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis.url,
+            "JWT_SECRET": secret,
+            "DECISION_PARTITIONS": str(PARTITIONS),
+            "REQUEUE_AFTER_SECONDS": "3",
+            "SWEEP_INTERVAL_SECONDS": "0.5",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.others: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        return subprocess.Popen(
+            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_worker(self, index: int) -> None:
+        queues = ",".join(f"registration.decide.{q}" for q in range(index, PARTITIONS, WORKERS))
+        self.workers[index] = self._spawn(
+            f"worker{index}",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "registration_service.worker.celery_app",
+                "worker",
+                "--pool",
+                "solo",
+                "-Q",
+                queues,
+                "-n",
+                f"decide{index}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "warning",
+            ],
+        )
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL, as a crash would: no warm shutdown, no acknowledgement."""
+        os.killpg(self.workers[index].pid, signal.SIGKILL)
+        self.workers[index].wait()
+
+    def start(self) -> PipelineStack:
+        self.others.append(
+            self._spawn(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "32",
+                    "--preload",
+                    "registration_service.api.app:create_app()",
+                ],
+            )
+        )
+        self.others.append(
+            self._spawn("relay", [sys.executable, "-m", "registration_service.worker.relay"])
+        )
+        for index in range(WORKERS):
+            self.start_worker(index)
+        wait_for_port(self.port, timeout=60)
+        return self
+
+    def stop(self) -> None:
+        for process in [*self.workers.values(), *self.others]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in [*self.workers.values(), *self.others]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_until_decided(sessions: sessionmaker[Session], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with sessions() as session:
+            queued = session.scalar(
+                select(func.count()).where(RegistrationRequestRow.status == "queued")
+            )
+        if queued == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{queued} requests still queued after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def post_request(
+    client: httpx.Client, program_id: int, token: str, body: dict, key: str | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        f"/v1/programs/{program_id}/registration-requests", json=body, headers=headers
+    )
