@@ -41,8 +41,35 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
             headers=admin,
         )
         assert program.status_code == 201
-        catalog = httpx.get(f"{base}/v1/programs/{program.json()['id']}/catalog", headers=admin)
-        assert catalog.json() == {"classes": []}
+        pid = program.json()["id"]
+        assert httpx.get(f"{base}/v1/programs/{pid}/catalog", headers=admin).json() == {
+            "classes": []
+        }
+        slot = httpx.post(
+            f"{base}/v1/programs/{pid}/timeslots",
+            headers=admin,
+            json={"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T11:00:00Z"},
+        ).json()["id"]
+        created = httpx.post(
+            f"{base}/v1/programs/{pid}/classes",
+            headers=admin,
+            json={
+                "title": "Knots",
+                "grade_min": 7,
+                "grade_max": 12,
+                "sections": [{"capacity": 5, "timeslot_ids": [slot]}],
+            },
+        ).json()
+        student = {"Authorization": f"Bearer {issue_token(DEVELOPMENT_JWT_SECRET, 42, 'student')}"}
+        queued = httpx.post(
+            f"{base}/v1/programs/{pid}/registration-requests",
+            headers=student,
+            json={"student_id": 42, "action": "enroll", "section_id": created["sections"][0]["id"]},
+        )
+        assert queued.status_code == 202
+        status = _await_decision(base, queued.json()["id"], student)
+        # Decided by a worker; no profile has been saved for student 42 in this program yet.
+        assert (status["status"], status["reason"]) == ("rejected", "profile_incomplete")
         for name in ("PROFILE_PORT", "LOTTERY_PORT"):
             assert httpx.get(f"http://127.0.0.1:{ports[name]}/readyz").status_code == 200
         assert (tmp_path / "registration.sqlite3").exists()
@@ -53,3 +80,13 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
     assert "stopped" in rest
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{ports['REGISTRATION_PORT']}/healthz")
+
+
+def _await_decision(base, request_id, headers, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{base}/v1/registration-requests/{request_id}", headers=headers).json()
+        if status["status"] != "queued":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"request {request_id} still queued after {timeout}s")

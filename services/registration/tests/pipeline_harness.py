@@ -46,27 +46,16 @@ class PipelineStack:
         )
 
     def start_worker(self, index: int) -> None:
-        queues = ",".join(f"registration.decide.{q}" for q in range(index, PARTITIONS, WORKERS))
         self.workers[index] = self._spawn(
             f"worker{index}",
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "registration_service.worker.celery_app",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                queues,
-                "-n",
-                f"decide{index}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "warning",
+                "registration_service.worker.run",
+                "--index",
+                str(index),
+                "--workers",
+                str(WORKERS),
             ],
         )
 

@@ -1,0 +1,54 @@
+"""Start one decision worker: ``python -m registration_service.worker.run --index 0 --workers 2``.
+
+Worker ``i`` of ``W`` consumes partition queues ``i, i+W, i+2W, ...`` of ``DECISION_PARTITIONS``,
+one task at a time (solo pool, prefetch 1), so each section's decisions stay in arrival order
+while the partitions spread over the processes. Run exactly one process per index.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from registration_service.messaging import decision_queue
+from registration_service.settings import get_settings
+
+
+def queues_for(index: int, workers: int, partitions: int) -> list[str]:
+    return [
+        decision_queue(partition, partitions) for partition in range(index, partitions, workers)
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--loglevel", default="warning")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if not 0 <= args.index < args.workers <= settings.decision_partitions:
+        parser.error("need 0 <= index < workers <= DECISION_PARTITIONS")
+    from registration_service.worker.celery_app import app
+
+    app.worker_main(
+        [
+            "worker",
+            "--pool",
+            "solo",
+            "--prefetch-multiplier",
+            "1",
+            "-Q",
+            ",".join(queues_for(args.index, args.workers, settings.decision_partitions)),
+            "-n",
+            f"decide{args.index}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            args.loglevel,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
