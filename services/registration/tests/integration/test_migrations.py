@@ -2,7 +2,6 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import Base
 

@@ -3,8 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select
-
 from registration_service.adapters.models import (
     RegistrationRequestRow,
     SectionRow,
@@ -14,6 +12,7 @@ from registration_service.adapters.models import (
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.use_cases import requests
 from registration_service.use_cases.requests import NewRequest
+from sqlalchemy import delete, select
 
 
 def new(program, section, **changes):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from devstack.pipeline import PipelineStack
 from devstack.redis_server import RedisServer
-from pipeline_harness import PipelineStack
 from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade
 from registration_testkit import SECRET
@@ -17,7 +17,7 @@ def pipeline_db(postgres_server):
     url = postgres_server.create_database(f"pipe_{uuid.uuid4().hex[:10]}")
     upgrade(url)
     engine, sessions = make_session_factory(url)
-    yield url, sessions
+    yield url, sessions, engine
     engine.dispose()
 
 
@@ -30,7 +30,7 @@ def pipeline_redis(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(pipeline_db, pipeline_redis, tmp_path_factory):
-    url, _ = pipeline_db
+    url = pipeline_db[0]
     logs = tmp_path_factory.mktemp("pipeline-logs")
     running = PipelineStack(url, pipeline_redis, SECRET, logs).start()
     yield running
@@ -40,3 +40,8 @@ def stack(pipeline_db, pipeline_redis, tmp_path_factory):
 @pytest.fixture
 def sessions(pipeline_db):
     return pipeline_db[1]
+
+
+@pytest.fixture
+def engine(pipeline_db):
+    return pipeline_db[2]

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from pipeline_harness import post_request, wait_until_decided
+from devstack.pipeline import post_request, wait_until_decided
 from registration_service.adapters.models import (
     RegistrationRequestRow,
     SectionRow,
@@ -83,7 +83,7 @@ def burst(stack, program, bodies, keys=None):
             return list(pool.map(send, range(len(bodies))))
 
 
-def test_three_hundred_students_for_twenty_seats(stack, sessions):
+def test_three_hundred_students_for_twenty_seats(stack, sessions, engine):
     students = range(1000, 1300)
     program, (section,) = setup_catalog(sessions, students, [20])
     responses = burst(
@@ -92,19 +92,19 @@ def test_three_hundred_students_for_twenty_seats(stack, sessions):
         [{"student_id": s, "action": "enroll", "section_id": section} for s in students],
     )
     assert Counter(r.status_code for r in responses) == {202: 300}
-    wait_until_decided(sessions)
+    wait_until_decided(engine)
     results = Counter(outcomes(sessions, [r.json()["id"] for r in responses]).values())
     assert results == {("accepted", None): 20, ("rejected", "section_full"): 280}
     assert seats_held(sessions, section) == (20, 20)
 
 
-def test_ten_retries_with_one_key_make_one_request_and_one_effect(stack, sessions):
+def test_ten_retries_with_one_key_make_one_request_and_one_effect(stack, sessions, engine):
     program, (section,) = setup_catalog(sessions, [2001], [5])
     body = {"student_id": 2001, "action": "enroll", "section_id": section}
     responses = burst(stack, program, [body] * 10, keys=["retry-key-1"] * 10)
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["id"] for r in responses}) == 1
-    wait_until_decided(sessions)
+    wait_until_decided(engine)
     with sessions() as session:
         assert (
             session.scalar(select(func.count()).where(RegistrationRequestRow.student_id == 2001))
@@ -115,7 +115,7 @@ def test_ten_retries_with_one_key_make_one_request_and_one_effect(stack, session
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
 
 
-def test_one_student_into_two_same_timeslot_sections_at_once(stack, sessions):
+def test_one_student_into_two_same_timeslot_sections_at_once(stack, sessions, engine):
     program, (a, b) = setup_catalog(sessions, [3001], [5, 5], same_slot=True)
     responses = burst(
         stack,
@@ -125,12 +125,12 @@ def test_one_student_into_two_same_timeslot_sections_at_once(stack, sessions):
             {"student_id": 3001, "action": "enroll", "section_id": b},
         ],
     )
-    wait_until_decided(sessions)
+    wait_until_decided(engine)
     results = sorted(outcomes(sessions, [r.json()["id"] for r in responses]).values(), key=str)
     assert results == [("accepted", None), ("rejected", "time_conflict")]
 
 
-def test_switch_and_drop_through_the_pipeline(stack, sessions):
+def test_switch_and_drop_through_the_pipeline(stack, sessions, engine):
     program, (a, b) = setup_catalog(sessions, [4001], [1, 1], same_slot=True)
     with sessions() as session, session.begin():  # make b and a sections of one class
         section_b = session.get(SectionRow, b)
@@ -142,7 +142,7 @@ def test_switch_and_drop_through_the_pipeline(stack, sessions):
     ]
     for body in steps:
         (response,) = burst(stack, program, [body])
-        wait_until_decided(sessions)
+        wait_until_decided(engine)
         assert outcomes(sessions, [response.json()["id"]])[response.json()["id"]] == (
             "accepted",
             None,
@@ -150,7 +150,7 @@ def test_switch_and_drop_through_the_pipeline(stack, sessions):
     assert seats_held(sessions, a) == (0, 0) and seats_held(sessions, b) == (0, 0)
 
 
-def test_a_worker_killed_mid_burst_loses_nothing(stack, sessions):
+def test_a_worker_killed_mid_burst_loses_nothing(stack, sessions, engine):
     students = range(5000, 5200)
     program, sections = setup_catalog(sessions, students, [10, 10, 10, 10])
     bodies = [
@@ -162,14 +162,14 @@ def test_a_worker_killed_mid_burst_loses_nothing(stack, sessions):
     killer.join()
     stack.start_worker(0)  # a supervisor restarts it
     assert {r.status_code for r in responses} == {202}
-    wait_until_decided(sessions)
+    wait_until_decided(engine)
     results = Counter(outcomes(sessions, [r.json()["id"] for r in responses]).values())
     assert results == {("accepted", None): 40, ("rejected", "section_full"): 160}
     for section in sections:
         assert seats_held(sessions, section) == (10, 10)
 
 
-def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions):
+def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions, engine):
     students = range(6000, 6150)
     program, sections = setup_catalog(sessions, students, [15, 15, 15])
     bodies = [
@@ -187,14 +187,14 @@ def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions):
     restarter.join()
     accepted = [r for r in responses if r.status_code == 202]
     assert len(accepted) == len(responses), Counter(r.status_code for r in responses)
-    wait_until_decided(sessions, timeout=180)
+    wait_until_decided(engine, timeout=180)
     results = Counter(outcomes(sessions, [r.json()["id"] for r in accepted]).values())
     assert results == {("accepted", None): 45, ("rejected", "section_full"): 105}
     for section in sections:
         assert seats_held(sessions, section) == (15, 15)
 
 
-def test_outcomes_stream_as_server_sent_events_and_resume(stack, sessions):
+def test_outcomes_stream_as_server_sent_events_and_resume(stack, sessions, engine):
     program, (section,) = setup_catalog(sessions, [7001], [5])
     (response,) = burst(
         stack, program, [{"student_id": 7001, "action": "enroll", "section_id": section}]
@@ -233,7 +233,7 @@ def _first_event(lines):
     raise AssertionError("stream ended without an event")
 
 
-def test_bad_requests_are_refused_at_once_and_queue_nothing(stack, sessions):
+def test_bad_requests_are_refused_at_once_and_queue_nothing(stack, sessions, engine):
     program, (section,) = setup_catalog(sessions, [8001], [5])
     with httpx.Client(base_url=stack.base_url, timeout=30) as client:
         unknown = post_request(

@@ -1,4 +1,8 @@
-"""The whole rush pipeline as real processes: gunicorn web, partition workers, relay/sweeper."""
+"""The registration rush pipeline as real processes: web, partition workers, relay/sweeper.
+
+Used by the pipeline tests and ``bench/rush.py``; it starts commands by module name and reads
+request states with plain SQL, so it imports nothing of the service.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,32 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, text
+
 from devstack.ports import free_port, wait_for_port
 from devstack.redis_server import RedisServer
-from registration_service.adapters.models import RegistrationRequestRow
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 PARTITIONS = 4
 WORKERS = 2
+GEVENT = ["--worker-class", "gevent", "--worker-connections", "2000"]
 
 
 class PipelineStack:
-    def __init__(self, database_url: str, redis: RedisServer, secret: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        redis: RedisServer,
+        secret: str,
+        log_dir: Path,
+        *,
+        partitions: int = PARTITIONS,
+        workers: int = WORKERS,
+        web_workers: int = 2,
+    ) -> None:
         self.redis = redis
+        self.partitions = partitions
+        self.worker_count = workers
+        self.web_workers = web_workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_dir = log_dir
@@ -31,7 +48,7 @@ class PipelineStack:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis.url,
             "JWT_SECRET": secret,
-            "DECISION_PARTITIONS": str(PARTITIONS),
+            "DECISION_PARTITIONS": str(partitions),
             "REQUEUE_AFTER_SECONDS": "3",
             "SWEEP_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "WARNING",
@@ -86,7 +103,7 @@ class PipelineStack:
         self.others.append(
             self._spawn("relay", [sys.executable, "-m", "registration_service.worker.relay"])
         )
-        for index in range(WORKERS):
+        for index in range(self.worker_count):
             self.start_worker(index)
         wait_for_port(self.port, timeout=60)
         return self
@@ -102,15 +119,15 @@ class PipelineStack:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def wait_until_decided(sessions: sessionmaker[Session], timeout: float = 120) -> None:
+def queued_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        query = text("SELECT count(*) FROM registration_requests WHERE status = 'queued'")
+        return connection.execute(query).scalar_one()
+
+
+def wait_until_decided(engine: Engine, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        with sessions() as session:
-            queued = session.scalar(
-                select(func.count()).where(RegistrationRequestRow.status == "queued")
-            )
-        if queued == 0:
-            return
+    while (queued := queued_count(engine)) > 0:
         if time.monotonic() > deadline:
             raise AssertionError(f"{queued} requests still queued after {timeout:.0f}s")
         time.sleep(0.2)
