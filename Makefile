@@ -5,7 +5,7 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: up test test-fast lint openapi token install migration clean
+.PHONY: up test test-fast lint openapi token install bench clean
 
 $(UV):  # uv itself, when the machine has none
 	python3 -m pip install --quiet --target .tools/uv uv==0.13.9
@@ -35,6 +35,11 @@ openapi: install  ## regenerate the committed OpenAPI documents
 
 token: install  ## make token ROLE=admin | make token ROLE=student SUB=42
 	@$(PY) -m devstack.token --role $(ROLE) --sub $(SUB)
+
+bench: install  ## the rush benchmark on PostgreSQL (minutes); SCALE=0.1 for a quick look
+	$(UV) sync --locked --all-packages --group dev --group bench
+	$(PY) bench/rush.py --scale $(or $(SCALE),1)
+	@rm -f .venv/.installed  # the next make test re-syncs without the bench extras
 
 clean:
 	rm -rf var .pytest_cache

@@ -67,12 +67,13 @@ def test_a_request_whose_section_was_removed_ends_rejected(session, build):
     assert (decided.status, decided.reason) == ("rejected", "section_removed")
 
 
-def test_stale_queued_requests_are_claimed_for_resending(session, build):
+def test_stale_queued_requests_are_found_and_marked_resent(session, build):
     program = build.program()
     section = build.section(program, [build.timeslot(program)])
     row, _ = requests.submit(session, new(program, section))
-    assert requests.claim_stale(session, timedelta(seconds=30)) == []
+    assert requests.stale_requests(session, timedelta(seconds=30)) == []
     row.enqueued_at -= timedelta(minutes=1)
     session.flush()
-    assert requests.claim_stale(session, timedelta(seconds=30)) == [(row.id, section)]
-    assert requests.claim_stale(session, timedelta(seconds=30)) == []  # marked as re-sent
+    assert requests.stale_requests(session, timedelta(seconds=30)) == [(row.id, section)]
+    requests.mark_resent(session, [row.id])
+    assert requests.stale_requests(session, timedelta(seconds=30)) == []

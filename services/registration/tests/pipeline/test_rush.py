@@ -17,6 +17,7 @@ from registration_service.adapters.models import (
     SectionRow,
     StudentRegistrationRow,
 )
+from registration_service.use_cases import requests
 from registration_testkit import SECRET, CatalogBuilder
 from servicekit.auth import issue_token
 from sqlalchemy import func, select
@@ -272,3 +273,19 @@ def test_bad_requests_are_refused_at_once_and_queue_nothing(stack, sessions, eng
             session.scalar(select(func.count()).where(RegistrationRequestRow.student_id == 8001))
             == 0
         )
+
+
+def test_a_request_whose_message_never_reached_the_broker_is_swept_and_decided(
+    stack, sessions, engine
+):
+    program, (section,) = setup_catalog(sessions, [9001], [5])
+    with sessions() as session, session.begin():  # committed, but no task was ever sent
+        row, _ = requests.submit(
+            session,
+            requests.NewRequest(
+                program_id=program, student_id=9001, action="enroll", section_id=section
+            ),
+        )
+        request_id = row.id
+    wait_until_decided(engine, timeout=30)
+    assert outcomes(sessions, [request_id])[request_id] == ("accepted", None)

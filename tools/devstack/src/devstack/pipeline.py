@@ -35,11 +35,20 @@ class PipelineStack:
         partitions: int = PARTITIONS,
         workers: int = WORKERS,
         web_workers: int = 2,
+        web_app: str = "registration_service.api.app:create_app()",
+        worker_module: list[str] | None = None,
+        relay: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
+        """``worker_module`` replaces the decision worker's ``-m`` arguments (a benchmark's own
+        worker); it gets ``--index I --workers W`` appended unless it is a Celery command."""
         self.redis = redis
         self.partitions = partitions
         self.worker_count = workers
         self.web_workers = web_workers
+        self.web_app = web_app
+        self.worker_module = worker_module
+        self.relay = relay
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_dir = log_dir
@@ -52,6 +61,7 @@ class PipelineStack:
             "REQUEUE_AFTER_SECONDS": "3",
             "SWEEP_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.others: list[subprocess.Popen[bytes]] = []
@@ -63,18 +73,33 @@ class PipelineStack:
         )
 
     def start_worker(self, index: int) -> None:
-        self.workers[index] = self._spawn(
-            f"worker{index}",
-            [
-                sys.executable,
-                "-m",
+        if self.worker_module is None:
+            module = [
                 "registration_service.worker.run",
                 "--index",
                 str(index),
                 "--workers",
-                str(WORKERS),
-            ],
-        )
+                str(self.worker_count),
+            ]
+        else:
+            queues = ",".join(
+                f"registration.decide.{q}" for q in range(index, self.partitions, self.worker_count)
+            )
+            module = [
+                *self.worker_module,
+                "--pool",
+                "solo",
+                "-Q",
+                queues,
+                "-n",
+                f"w{index}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "warning",
+            ]
+        self.workers[index] = self._spawn(f"worker{index}", [sys.executable, "-m", *module])
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL, as a crash would: no warm shutdown, no acknowledgement."""

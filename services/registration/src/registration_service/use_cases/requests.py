@@ -205,24 +205,27 @@ def outcome_payload(row: RegistrationRequestRow) -> dict:
     }
 
 
-def claim_stale(
+def stale_requests(
     session: Session, older_than: timedelta, limit: int = 1000
 ) -> list[tuple[str, int]]:
-    """Requests still queued after ``older_than``: mark them re-sent now, return (id, section)."""
-    now = datetime.now(UTC)
-    stale = session.execute(
+    """Requests still queued ``older_than`` after they were last sent: ``[(id, section_id)]``."""
+    cutoff = datetime.now(UTC) - older_than
+    rows = session.execute(
         select(RegistrationRequestRow.id, RegistrationRequestRow.section_id)
         .where(
             RegistrationRequestRow.status == "queued",
-            RegistrationRequestRow.enqueued_at < now - older_than,
+            RegistrationRequestRow.enqueued_at < cutoff,
         )
         .order_by(RegistrationRequestRow.created_at)
         .limit(limit)
     ).all()
-    if stale:
+    return [(request_id, section_id) for request_id, section_id in rows]
+
+
+def mark_resent(session: Session, request_ids: list[str]) -> None:
+    if request_ids:
         session.execute(
             update(RegistrationRequestRow)
-            .where(RegistrationRequestRow.id.in_([request_id for request_id, _ in stale]))
-            .values(enqueued_at=now)
+            .where(RegistrationRequestRow.id.in_(request_ids))
+            .values(enqueued_at=datetime.now(UTC))
         )
-    return [(request_id, section_id) for request_id, section_id in stale]

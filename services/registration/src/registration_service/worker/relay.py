@@ -15,22 +15,38 @@ from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
 
 from registration_service.adapters.models import outbox
-from registration_service.messaging import send_decision
-from registration_service.use_cases.requests import claim_stale
+from registration_service.messaging import decision_queue, send_decision
+from registration_service.use_cases.requests import mark_resent, stale_requests
 from registration_service.worker.resources import resources
 
 log = logging.getLogger(__name__)
 
 
 def sweep_once() -> int:
+    """Re-send stale queued requests whose partition queue has drained.
+
+    A request can wait in a long queue during a rush; while its queue still holds messages its
+    own message is most likely among them, so re-sending would only add duplicates. Once the
+    queue is empty and the request is still undecided, its message was lost.
+    """
     res = resources()
     with res.sessions() as session, session.begin():
-        stale = claim_stale(session, timedelta(seconds=res.settings.requeue_after_seconds))
-    for request_id, section_id in stale:
+        stale = stale_requests(session, timedelta(seconds=res.settings.requeue_after_seconds))
+        partitions = res.settings.decision_partitions
+        drained: dict[str, bool] = {}
+        lost = []
+        for request_id, section_id in stale:
+            queue = decision_queue(section_id, partitions)
+            if queue not in drained:
+                drained[queue] = res.redis.llen(queue) == 0
+            if drained[queue]:
+                lost.append((request_id, section_id))
+        mark_resent(session, [request_id for request_id, _ in lost])
+    for request_id, section_id in lost:
         send_decision(res.celery, res.settings, request_id, section_id)
-    if stale:
-        log.warning("re-sent %d requests still queued", len(stale))
-    return len(stale)
+    if lost:
+        log.warning("re-sent %d requests still queued", len(lost))
+    return len(lost)
 
 
 def main() -> None:

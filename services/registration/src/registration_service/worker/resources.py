@@ -23,6 +23,7 @@ class Resources:
     sessions: sessionmaker[Session]
     publisher: StreamPublisher
     celery: Celery
+    redis: redis.Redis
 
 
 @cache
@@ -32,4 +33,4 @@ def resources() -> Resources:
     engine, sessions = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client, max_length=100_000)
-    return Resources(settings, engine, sessions, publisher, make_celery(settings))
+    return Resources(settings, engine, sessions, publisher, make_celery(settings), client)
