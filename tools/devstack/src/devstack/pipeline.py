@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import redis
 from sqlalchemy import Engine, text
 
 from devstack.ports import free_port, wait_for_port
@@ -100,6 +101,9 @@ class PipelineStack:
                 "warning",
             ]
         self.workers[index] = self._spawn(f"worker{index}", [sys.executable, "-m", *module])
+
+    def redis_client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis.url)
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL, as a crash would: no warm shutdown, no acknowledgement."""

@@ -18,7 +18,11 @@ from registration_service.settings import RegistrationSettings, get_settings
 
 def create_app(settings: RegistrationSettings | None = None) -> Flask:
     settings = settings or get_settings()
-    engine, sessions = make_session_factory(settings.database_url)
+    engine, sessions = make_session_factory(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
 
     app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)

@@ -30,7 +30,11 @@ class Resources:
 def resources() -> Resources:
     """Built on first use in each process (after the fork), never shared across processes."""
     settings = get_settings()
-    engine, sessions = make_session_factory(settings.database_url)
+    engine, sessions = make_session_factory(
+        settings.database_url,
+        pool_size=2,
+        max_overflow=2,  # a solo worker needs one or two
+    )
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client, max_length=100_000)
     return Resources(settings, engine, sessions, publisher, make_celery(settings), client)

@@ -1,0 +1,453 @@
+"""The opening-minute rush, measured: ``make bench`` (or ``python bench/rush.py --scale 0.1``).
+
+On a real PostgreSQL and Redis this seeds a program of 3,000 students with complete profiles,
+400 sections (capacity 10-30) over 8 timeslots, then at t=0 every student sends 6 enroll
+requests (18,000), 5 % of them retried with the same Idempotency-Key, over 200 connections.
+The same load then runs against (a) the bare pipeline (same web server model, broker, queues and
+worker topology; nothing persisted, a no-op task) and (b) an ESP-style synchronous baseline (the
+same checks inside the HTTP request under a row lock). It prints the figures and ratios, and
+writes ``bench/results/rush.json`` and ``bench/results/rush.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+from devstack.pipeline import PipelineStack, queued_count
+from devstack.postgres_server import PostgresServer
+from devstack.redis_server import RedisServer
+from registration_service.adapters.db import make_session_factory
+from registration_service.adapters.models import CompleteProfileRow
+from registration_service.migrate import upgrade
+from registration_service.use_cases import catalog
+from servicekit.auth import issue_token
+from sqlalchemy import text
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SECRET = "bench-secret-0123456789abcdef0123456789"
+T0 = "2026-12-05T09:00:00+00:00"
+
+
+@dataclass(frozen=True)
+class Job:
+    student: int
+    section: int
+    key: str
+
+
+@dataclass
+class Sample:
+    job: Job
+    sent: float
+    acked: float = float("nan")
+    status: int = 0
+    request_id: str | None = None
+
+
+@dataclass
+class Phase:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    outcomes: dict[str, float] = field(default_factory=dict)
+    t0: float = 0.0
+    checks: dict[str, int] = field(default_factory=dict)
+
+
+# --- the catalog and the load -----------------------------------------------------------------
+
+
+def seed(url: str, students: int, sections: int, rng: random.Random) -> tuple[int, list[int]]:
+    from datetime import datetime, timedelta
+
+    _engine, sessions = make_session_factory(url)
+    with sessions() as session, session.begin():
+        program = catalog.create_program(session, catalog.NewProgram("Rush", 7, 12)).id
+        start = datetime.fromisoformat(T0)
+        slots = [
+            catalog.add_timeslot(
+                session, program, start + timedelta(hours=h), start + timedelta(hours=h, minutes=50)
+            ).id
+            for h in range(8)
+        ]
+        section_ids = []
+        for index in range(sections):
+            new = catalog.NewSection(rng.randint(10, 30), (rng.choice(slots),))
+            created = catalog.add_class(session, program, f"Class {index}", 7, 12, [new])
+            section_ids.append(created.sections[0].id)
+        session.add_all(
+            CompleteProfileRow(
+                program_id=program, student_id=s, grade=rng.randint(7, 12), event_id=f"seed-{s}"
+            )
+            for s in range(1, students + 1)
+        )
+    _engine.dispose()
+    return program, section_ids
+
+
+def plan(
+    section_ids: list[int], students: int, per_student: int, retry: float, rng: random.Random
+) -> list[Job]:
+    jobs = [
+        Job(student, section, f"s{student}-{section}")
+        for student in range(1, students + 1)
+        for section in rng.sample(section_ids, per_student)
+    ]
+    rng.shuffle(jobs)
+    for job in rng.sample(jobs, int(len(jobs) * retry)):  # a retry lands after its original
+        jobs.insert(rng.randint(jobs.index(job) + 1, len(jobs)), job)
+    return jobs
+
+
+async def fire(base_url: str, program: int, jobs: list[Job], connections: int) -> list[Sample]:
+    tokens = {job.student: issue_token(SECRET, job.student, "student", 7200) for job in jobs}
+    queue: asyncio.Queue[Job] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    samples: list[Sample] = []
+    bar = tqdm(total=len(jobs), desc="  requests", unit="req", leave=False)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+        async def connection() -> None:
+            while not queue.empty():
+                job = queue.get_nowait()
+                sample = Sample(job, time.monotonic())
+                try:
+                    response = await client.post(
+                        f"/v1/programs/{program}/registration-requests",
+                        json={
+                            "student_id": job.student,
+                            "action": "enroll",
+                            "section_id": job.section,
+                        },
+                        headers={
+                            "Authorization": f"Bearer {tokens[job.student]}",
+                            "Idempotency-Key": job.key,
+                        },
+                    )
+                    sample.status = response.status_code
+                    if response.status_code < 300:
+                        sample.request_id = response.json().get("id")
+                except httpx.HTTPError:
+                    sample.status = -1
+                sample.acked = time.monotonic()
+                samples.append(sample)
+                bar.update()
+
+        await asyncio.gather(*(connection() for _ in range(connections)))
+    bar.close()
+    return samples
+
+
+class OutcomeWatcher(threading.Thread):
+    """Records when each request's outcome appears on its Redis Stream."""
+
+    def __init__(self, client: redis.Redis, stream: str) -> None:
+        super().__init__(daemon=True)
+        self.client, self.stream = client, stream
+        self.seen: dict[str, float] = {}
+        self.running = True
+
+    def run(self) -> None:
+        last = "0"
+        while self.running:
+            found = self.client.xread({self.stream: last}, count=1000, block=200)
+            for _, entries in found or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    request_id = self._request_id(fields)
+                    if request_id:
+                        self.seen.setdefault(request_id, time.monotonic())
+
+    @staticmethod
+    def _request_id(fields: dict) -> str | None:
+        if b"id" in fields:
+            return fields[b"id"].decode()
+        envelope = json.loads(fields[b"envelope"])
+        if envelope["event_type"] != "registration.outcome.decided.v1":
+            return None
+        return envelope["payload"]["id"]
+
+
+# --- the three runs ---------------------------------------------------------------------------
+
+
+def run_phase(
+    name: str,
+    stack: PipelineStack,
+    program: int,
+    jobs: list[Job],
+    connections: int,
+    stream: str | None,
+    expected: int,
+    timeout: float,
+) -> Phase:
+    phase = Phase(name)
+    watcher = OutcomeWatcher(stack.redis_client(), stream) if stream else None
+    if watcher:
+        watcher.start()
+    phase.t0 = time.monotonic()
+    phase.samples = asyncio.run(fire(stack.base_url, program, jobs, connections))
+    if watcher:
+        with tqdm(total=expected, desc="  outcomes", unit="dec", leave=False) as bar:
+            deadline = time.monotonic() + timeout
+            while len(watcher.seen) < expected and time.monotonic() < deadline:
+                bar.update(len(watcher.seen) - bar.n)
+                time.sleep(0.2)
+        watcher.running = False
+        watcher.join()
+        phase.outcomes = dict(watcher.seen)
+    else:  # synchronous: the answer is the outcome
+        phase.outcomes = {f"{i}": s.acked for i, s in enumerate(phase.samples) if s.status == 200}
+    return phase
+
+
+def check_database(url: str, phase: Phase) -> None:
+    engine, _ = make_session_factory(url)
+    queries = {
+        "overbooked_sections": """SELECT count(*) FROM sections s
+            WHERE s.enrolled_count > s.capacity OR (SELECT count(*) FROM student_registrations r
+                WHERE r.section_id = s.id AND r.holds_seat) > s.capacity""",
+        "double_seats": """SELECT count(*) FROM (SELECT student_id, section_id
+            FROM student_registrations WHERE holds_seat GROUP BY 1, 2 HAVING count(*) > 1) d""",
+        "timeslot_clashes": """SELECT count(*) FROM (SELECT student_id, timeslot_id
+            FROM timeslot_occupancies WHERE released_at IS NULL
+            GROUP BY 1, 2 HAVING count(*) > 1) d""",
+    }
+    with engine.connect() as connection:
+        for check, sql in queries.items():
+            phase.checks[check] = connection.execute(text(sql)).scalar_one()
+        if phase.name == "pipeline":
+            phase.checks["requests_stored"] = connection.execute(
+                text("SELECT count(*) FROM registration_requests")
+            ).scalar_one()
+            phase.checks["still_queued"] = queued_count(engine)
+    engine.dispose()
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def figures(phase: Phase, unique_requests: int) -> dict:
+    acked = [s for s in phase.samples if 200 <= s.status < 300]
+    to_ack = [(s.acked - s.sent) * 1000 for s in acked]
+    by_id: dict[str, float] = {}
+    for s in acked:
+        if s.request_id:
+            by_id.setdefault(s.request_id, s.sent)
+    if phase.name == "sync":
+        to_outcome, last_outcome = to_ack, max((s.acked for s in acked), default=phase.t0)
+        decided = len(acked)
+    else:
+        to_outcome = [
+            (phase.outcomes[r] - t) * 1000 for r, t in by_id.items() if r in phase.outcomes
+        ]
+        last_outcome = max(phase.outcomes.values(), default=phase.t0)
+        decided = len(phase.outcomes)
+    last_ack = max((s.acked for s in acked), default=phase.t0)
+    makespan = last_outcome - phase.t0
+    retried_ids: dict[str, set[str]] = {}
+    for s in acked:
+        retried_ids.setdefault(s.job.key, set()).add(s.request_id or "")
+    lost = len([r for r in by_id if r not in phase.outcomes]) if phase.name != "sync" else 0
+    return {
+        "requests_sent": len(phase.samples),
+        "acknowledged_per_s": round(len(acked) / max(last_ack - phase.t0, 1e-9), 1),
+        "decisions_per_s": round(decided / max(makespan, 1e-9), 1),
+        "p50_ack_ms": round(pct(to_ack, 50), 1),
+        "p99_ack_ms": round(pct(to_ack, 99), 1),
+        "p50_outcome_ms": round(pct(to_outcome, 50), 1),
+        "p99_outcome_ms": round(pct(to_outcome, 99), 1),
+        "makespan_s": round(makespan, 2),
+        "decided": decided,
+        "lost_requests": lost,
+        "keys_with_two_ids": sum(1 for ids in retried_ids.values() if len(ids) > 1)
+        if phase.name == "pipeline"
+        else 0,
+        "http_5xx": sum(1 for s in phase.samples if s.status >= 500 or s.status < 0),
+        **phase.checks,
+        "unique_requests": unique_requests,
+    }
+
+
+def timeline(phase: Phase) -> dict[str, list[float]]:
+    """Per-second acknowledgements, decisions and p99 time to acknowledge."""
+    ack_buckets: dict[int, list[float]] = {}
+    for s in phase.samples:
+        ack_buckets.setdefault(int(s.acked - phase.t0), []).append((s.acked - s.sent) * 1000)
+    decided: dict[int, int] = {}
+    for moment in phase.outcomes.values():
+        decided[int(moment - phase.t0)] = decided.get(int(moment - phase.t0), 0) + 1
+    seconds = range(max([*ack_buckets, *decided, 0]) + 1)
+    return {
+        "second": list(seconds),
+        "acks": [len(ack_buckets.get(t, [])) for t in seconds],
+        "decisions": [decided.get(t, 0) for t in seconds],
+        "p99_ack_ms": [pct(ack_buckets.get(t, []), 99) for t in seconds],
+    }
+
+
+def write_png(timelines: dict[str, dict[str, list[float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    for name, series in timelines.items():
+        top.plot(series["second"], series["decisions"], label=f"{name}: decisions/s")
+        top.plot(series["second"], series["acks"], linestyle="--", label=f"{name}: acks/s")
+        bottom.plot(series["second"], series["p99_ack_ms"], label=f"{name}: p99 time to answer")
+    top.set_ylabel("per second")
+    top.legend(fontsize=8)
+    bottom.set_ylabel("ms")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("seconds since t=0")
+    bottom.legend(fontsize=8)
+    fig.suptitle("Registration rush: throughput and latency over time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full load")
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4, help="decision worker processes")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--phases", default="pipeline,bare,sync")
+    args = parser.parse_args()
+    students = max(10, int(3000 * args.scale))
+    sections = max(20, int(400 * args.scale))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="rush-"))
+    print(
+        f"rush: {students} students x 6 requests, {sections} sections, "
+        f"{args.connections} connections, {args.workers} decision workers",
+        flush=True,
+    )
+    postgres = PostgresServer().start()
+    results, timelines = {}, {}
+    try:
+        for name in args.phases.split(","):
+            results[name], timelines[name] = run_one(
+                name, args, postgres, scratch, students, sections
+            )
+    finally:
+        postgres.stop()
+    report(results, timelines, args)
+
+
+def run_one(
+    name: str,
+    args: argparse.Namespace,
+    postgres: PostgresServer,
+    scratch: Path,
+    students: int,
+    sections: int,
+) -> tuple[dict, dict]:
+    rng = random.Random(args.seed)
+    url = postgres.create_database(f"rush_{name}")
+    upgrade(url)
+    program, section_ids = seed(url, students, sections, rng)
+    jobs = plan(section_ids, students, 6, 0.05, rng)
+    unique = len({job.key for job in jobs})
+    redis_server = RedisServer(scratch / f"redis-{name}").start()
+    stack = make_stack(name, url, redis_server, scratch, args).start()
+    print(f"{name}: {len(jobs)} requests ({unique} unique) ...", flush=True)
+    try:
+        stream = {"pipeline": "registration.outcomes", "bare": "bench.bare.outcomes"}.get(name)
+        expected = unique if name == "pipeline" else len(jobs)
+        phase = run_phase(name, stack, program, jobs, args.connections, stream, expected, 600)
+        if name != "bare":
+            check_database(url, phase)
+    finally:
+        stack.stop()
+        redis_server.stop()
+    return figures(phase, unique), timeline(phase)
+
+
+def make_stack(
+    name: str, url: str, redis_server: RedisServer, scratch: Path, args: argparse.Namespace
+) -> PipelineStack:
+    logs = scratch / f"logs-{name}"
+    logs.mkdir()
+    common = {
+        "partitions": args.partitions,
+        "workers": args.workers,
+        "web_workers": args.web_workers,
+        "extra_env": {
+            "PYTHONPATH": str(ROOT / "bench"),
+            "REQUEUE_AFTER_SECONDS": "30",
+            "DB_POOL_SIZE": "20",
+        },
+    }
+    if name == "bare":
+        return PipelineStack(
+            url,
+            redis_server,
+            SECRET,
+            logs,
+            web_app="bare_pipeline:create_app()",
+            worker_module=["celery", "-A", "bare_pipeline", "worker"],
+            relay=False,
+            **common,
+        )
+    if name == "sync":
+        return PipelineStack(
+            url,
+            redis_server,
+            SECRET,
+            logs,
+            web_app="sync_baseline:create_app()",
+            relay=False,
+            **{**common, "workers": 0},
+        )
+    return PipelineStack(url, redis_server, SECRET, logs, **common)
+
+
+def report(results: dict[str, dict], timelines: dict, args: argparse.Namespace) -> None:
+    (RESULTS / "rush.json").write_text(
+        json.dumps({"args": vars(args), "results": results, "timelines": timelines}, indent=2)
+    )
+    write_png(timelines, RESULTS / "rush.png")
+    keys = list(next(iter(results.values())))
+    print(f"\n{'figure':24}" + "".join(f"{name:>14}" for name in results))
+    for key in keys:
+        print(f"{key:24}" + "".join(f"{results[n].get(key, ''):>14}" for n in results))
+    ours = results.get("pipeline")
+    if ours:
+        for other in ("bare", "sync"):
+            if other in results and results[other]["decisions_per_s"]:
+                ratio = ours["decisions_per_s"] / results[other]["decisions_per_s"]
+                print(f"decisions/s vs {other}: {ratio:.2f}x")
+    print(f"\nwrote {RESULTS / 'rush.json'} and {RESULTS / 'rush.png'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
