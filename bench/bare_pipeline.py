@@ -28,6 +28,7 @@ def noop(request_id: str) -> None:
 
 def create_app() -> Flask:
     web = Flask(__name__)
+    web.get("/healthz")(lambda: {"status": "ok"})
 
     @web.post("/v1/programs/<int:program_id>/registration-requests")
     def accept(program_id: int):

@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import json
 import random
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +39,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+RETRIES = 3
 SECRET = "bench-secret-0123456789abcdef0123456789"
 T0 = "2026-12-05T09:00:00+00:00"
 
@@ -55,6 +58,7 @@ class Sample:
     acked: float = float("nan")
     status: int = 0
     request_id: str | None = None
+    transport_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,24 +129,28 @@ async def fire(base_url: str, program: int, jobs: list[Job], connections: int) -
             while not queue.empty():
                 job = queue.get_nowait()
                 sample = Sample(job, time.monotonic())
-                try:
-                    response = await client.post(
-                        f"/v1/programs/{program}/registration-requests",
-                        json={
-                            "student_id": job.student,
-                            "action": "enroll",
-                            "section_id": job.section,
-                        },
-                        headers={
-                            "Authorization": f"Bearer {tokens[job.student]}",
-                            "Idempotency-Key": job.key,
-                        },
-                    )
-                    sample.status = response.status_code
-                    if response.status_code < 300:
-                        sample.request_id = response.json().get("id")
-                except httpx.HTTPError:
-                    sample.status = -1
+                # A browser whose connection failed tries again with the same key, as the
+                # contract invites; every failure is counted.
+                while sample.status <= 0 and len(sample.transport_errors) < RETRIES:
+                    try:
+                        response = await client.post(
+                            f"/v1/programs/{program}/registration-requests",
+                            json={
+                                "student_id": job.student,
+                                "action": "enroll",
+                                "section_id": job.section,
+                            },
+                            headers={
+                                "Authorization": f"Bearer {tokens[job.student]}",
+                                "Idempotency-Key": job.key,
+                            },
+                        )
+                        sample.status = response.status_code
+                        if response.status_code < 300:
+                            sample.request_id = response.json().get("id")
+                    except httpx.HTTPError as exc:
+                        sample.status = -1
+                        sample.transport_errors.append(type(exc).__name__)
                 sample.acked = time.monotonic()
                 samples.append(sample)
                 bar.update()
@@ -192,7 +200,6 @@ def run_phase(
     jobs: list[Job],
     connections: int,
     stream: str | None,
-    expected: int,
     timeout: float,
 ) -> Phase:
     phase = Phase(name)
@@ -201,6 +208,8 @@ def run_phase(
         watcher.start()
     phase.t0 = time.monotonic()
     phase.samples = asyncio.run(fire(stack.base_url, program, jobs, connections))
+    # One outcome per request the service acknowledged (replays share their original's id).
+    expected = len({s.request_id for s in phase.samples if s.request_id})
     if watcher:
         with tqdm(total=expected, desc="  outcomes", unit="dec", leave=False) as bar:
             deadline = time.monotonic() + timeout
@@ -284,7 +293,9 @@ def figures(phase: Phase, unique_requests: int) -> dict:
         "keys_with_two_ids": sum(1 for ids in retried_ids.values() if len(ids) > 1)
         if phase.name == "pipeline"
         else 0,
-        "http_5xx": sum(1 for s in phase.samples if s.status >= 500 or s.status < 0),
+        "http_5xx": sum(1 for s in phase.samples if s.status >= 500),
+        "transport_errors": sum(len(s.transport_errors) for s in phase.samples),
+        "unanswered": sum(1 for s in phase.samples if s.status <= 0),
         **phase.checks,
         "unique_requests": unique_requests,
     }
@@ -341,6 +352,11 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phases", default="pipeline,bare,sync")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy flame graphs of the web and one decision worker (pipeline phase)",
+    )
     args = parser.parse_args()
     students = max(10, int(3000 * args.scale))
     sections = max(20, int(400 * args.scale))
@@ -382,14 +398,34 @@ def run_one(
     print(f"{name}: {len(jobs)} requests ({unique} unique) ...", flush=True)
     try:
         stream = {"pipeline": "registration.outcomes", "bare": "bench.bare.outcomes"}.get(name)
-        expected = unique if name == "pipeline" else len(jobs)
-        phase = run_phase(name, stack, program, jobs, args.connections, stream, expected, 600)
+        spies = start_profilers(stack) if args.profile and name == "pipeline" else []
+        phase = run_phase(name, stack, program, jobs, args.connections, stream, 900)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its SVG on interrupt
+            spy.wait()
         if name != "bare":
             check_database(url, phase)
     finally:
         stack.stop()
         redis_server.stop()
     return figures(phase, unique), timeline(phase)
+
+
+def start_profilers(stack: PipelineStack) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the web (all its workers) and on decision worker 0, as flame graph SVGs."""
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    targets = {
+        "web": (stack.others[0].pid, ["--subprocesses"]),
+        "worker": (stack.workers[0].pid, []),
+    }
+    processes = []
+    for name, (pid, extra) in targets.items():
+        output = str(RESULTS / f"profile-{name}.svg")
+        command = [spy, "record", "--pid", str(pid), *extra, "--rate", "200", "--output", output]
+        processes.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return processes
 
 
 def make_stack(

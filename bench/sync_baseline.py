@@ -17,6 +17,7 @@ def create_app() -> Flask:
     _engine, sessions = make_session_factory(settings.database_url, pool_size=20, max_overflow=20)
     verifier = TokenVerifier(settings.jwt_secret)
     web = Flask(__name__)
+    web.get("/healthz")(lambda: {"status": "ok"})
 
     @web.post("/v1/programs/<int:program_id>/registration-requests")
     def decide_now(program_id: int):

@@ -1,5 +1,6 @@
 """`make up`'s runner starts Redis and the three services, prints `ready`, serves the contract's
-catalog endpoints, and stops everything on Ctrl-C."""
+catalog endpoints, decides requests (gated on a profile saved in the profile service) and stops
+everything on Ctrl-C."""
 
 import os
 import signal
@@ -70,6 +71,33 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
         status = _await_decision(base, queued.json()["id"], student)
         # Decided by a worker; no profile has been saved for student 42 in this program yet.
         assert (status["status"], status["reason"]) == ("rejected", "profile_incomplete")
+
+        # The profile service learns of the program from the catalog event, then the
+        # registration service learns of the saved profile from the completion event.
+        profile_url = f"http://127.0.0.1:{ports['PROFILE_PORT']}"
+        saved = _retry_until(
+            lambda: httpx.put(
+                f"{profile_url}/v1/programs/{pid}/students/42/profile",
+                headers=student,
+                json=PROFILE,
+            ),
+            lambda response: response.status_code != 404,
+        )
+        assert (saved.status_code, saved.json()["complete"]) == (200, True)
+        section = created["sections"][0]["id"]
+        decided = _retry_until(
+            lambda: _await_decision(
+                base,
+                httpx.post(
+                    f"{base}/v1/programs/{pid}/registration-requests",
+                    headers=student,
+                    json={"student_id": 42, "action": "enroll", "section_id": section},
+                ).json()["id"],
+                student,
+            ),
+            lambda status: status["reason"] != "profile_incomplete",
+        )
+        assert (decided["status"], decided["verb"]) == ("accepted", "Enrolled")
         for name in ("PROFILE_PORT", "LOTTERY_PORT"):
             assert httpx.get(f"http://127.0.0.1:{ports[name]}/readyz").status_code == 200
         assert (tmp_path / "registration.sqlite3").exists()
@@ -80,6 +108,27 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
     assert "stopped" in rest
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{ports['REGISTRATION_PORT']}/healthz")
+
+
+PROFILE = {
+    "grade": 9,
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "email": "grace@example.org",
+    "phone": "212-555-0199",
+    "emergency_contact": {"name": "Mary", "phone": "212-555-0198", "relation": "mother"},
+    "guardian": {"name": "Walter", "phone": "212-555-0197"},
+}
+
+
+def _retry_until(attempt, done, timeout=30):
+    """Events take a moment to travel: repeat ``attempt`` until ``done`` accepts its result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = attempt()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.3)
 
 
 def _await_decision(base, request_id, headers, timeout=30):

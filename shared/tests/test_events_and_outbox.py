@@ -65,3 +65,43 @@ def test_unacknowledged_entries_are_redelivered_to_a_restarted_consumer(redis_se
     restarted = StreamConsumer(client, "test-stream-2", "g", "c1")
     restarted.poll(seen.append, block_ms=10)
     assert [e.payload for e in seen] == [{"n": 1}]
+
+
+def test_a_failed_entry_is_retried_by_the_same_consumer_before_anything_newer(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    publisher = StreamPublisher(client)
+    publisher.publish("test-stream-3", Event("t.x.y.v1", "t", {"n": 1}).to_json())
+    consumer = StreamConsumer(client, "test-stream-3", "g", "c1")
+
+    def database_down(_event: Event) -> None:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        consumer.poll(database_down)
+    publisher.publish("test-stream-3", Event("t.x.y.v1", "t", {"n": 2}).to_json())
+    seen: list[Event] = []
+    consumer.poll(seen.append, block_ms=None)  # the failed entry first, never skipped
+    consumer.poll(seen.append, block_ms=None)
+    assert [e.payload for e in seen] == [{"n": 1}, {"n": 2}]
+
+
+def test_apply_once_applies_each_event_id_once(tmp_path):
+    from servicekit.background import apply_once
+    from sqlalchemy import String
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Applied(Base):
+        __tablename__ = "applied"
+        event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'applied.sqlite3'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        assert apply_once(session, Applied, "e1") is True
+        assert apply_once(session, Applied, "e1") is False
+    with Session(engine) as session, session.begin():
+        assert apply_once(session, Applied, "e1") is False
+        assert apply_once(session, Applied, "e2") is True

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from registration_service.use_cases import catalog
-from registration_service.use_cases.profiles import record_profile_completed
+from registration_service.use_cases.profiles import PROFILE_COMPLETED, handle_profile_event
 from servicekit.auth import issue_token
+from servicekit.events import Event
 from sqlalchemy.orm import Session
 
 SECRET = "registration-tests-secret-0123456789abcdef"
@@ -67,10 +68,6 @@ class CatalogBuilder:
         return [s.id for s in class_.sections]
 
     def complete_profile(self, program_id: int, student_id: int, grade: int = 9) -> None:
-        record_profile_completed(
-            self.session,
-            program_id=program_id,
-            student_id=student_id,
-            grade=grade,
-            event_id=f"test-{program_id}-{student_id}-{grade}",
-        )
+        """As the profile service's completion event would."""
+        payload = {"program_id": program_id, "student_id": student_id, "grade": grade}
+        handle_profile_event(self.session, Event(PROFILE_COMPLETED, "profile", payload))

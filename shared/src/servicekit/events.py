@@ -81,8 +81,12 @@ class StreamConsumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def poll(self, handler: Handler, count: int = 100, block_ms: int = 1000) -> int:
-        """Handle at most ``count`` entries; returns how many were handled."""
+    def poll(self, handler: Handler, count: int = 100, block_ms: int | None = 1000) -> int:
+        """Handle at most ``count`` entries; returns how many were handled.
+
+        ``block_ms`` None returns at once when nothing is new. When a handler raises, its entry
+        stays pending and the next poll starts again from the pending entries.
+        """
         self.ensure_group()
         entries = [] if self._pending_done else self._read("0", count, None)
         if not entries:
@@ -94,7 +98,11 @@ class StreamConsumer:
             if raw is None:
                 log.warning("dropping stream entry %s without an envelope", entry_id)
             else:
-                handler(Event.from_json(raw))
+                try:
+                    handler(Event.from_json(raw))
+                except Exception:
+                    self._pending_done = False
+                    raise
                 handled += 1
             self._client.xack(self.stream, self.group, entry_id)
         return handled

@@ -111,31 +111,30 @@ class PipelineStack:
         self.workers[index].wait()
 
     def start(self) -> PipelineStack:
-        self.others.append(
-            self._spawn(
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "32",
-                    "--preload",
-                    "registration_service.api.app:create_app()",
-                ],
-            )
-        )
-        self.others.append(
-            self._spawn("relay", [sys.executable, "-m", "registration_service.worker.relay"])
-        )
+        web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
+        web += ["--workers", str(self.web_workers), *GEVENT, self.web_app]
+        self.others.append(self._spawn("web", web))
+        if self.relay:
+            relay = [sys.executable, "-m", "registration_service.worker.relay"]
+            self.others.append(self._spawn("relay", relay))
         for index in range(self.worker_count):
             self.start_worker(index)
-        wait_for_port(self.port, timeout=60)
+        self.wait_until_serving()
         return self
+
+    def wait_until_serving(self, timeout: float = 90) -> None:
+        """Gunicorn binds before its workers have built the app: wait for an answer."""
+        wait_for_port(self.port, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"web not serving after {timeout:.0f}s; see {self.log_dir}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         for process in [*self.workers.values(), *self.others]:

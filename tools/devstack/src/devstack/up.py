@@ -1,6 +1,6 @@
-"""``make up``: Redis, migrations, the three services, the decision workers and the relay, in
-the foreground. Prints a line with ``ready`` once every service answers ``/readyz``; Ctrl-C
-stops everything it started.
+"""``make up``: Redis, migrations, the three services, the decision workers and each service's
+background process (outbox relay, sweeper, event consumers), in the foreground. Prints a line
+with ``ready`` once every service answers ``/readyz``; Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -83,7 +83,13 @@ SERVICES = [
             ["registration_service.worker.relay"],
         ],
     ),
-    Service("profile", "profile_service", int(os.environ.get("PROFILE_PORT", 8002)), THREADS),
+    Service(
+        "profile",
+        "profile_service",
+        int(os.environ.get("PROFILE_PORT", 8002)),
+        THREADS,
+        background=[["profile_service.worker.relay"]],
+    ),
     Service("lottery", "lottery_service", int(os.environ.get("LOTTERY_PORT", 8003)), THREADS),
 ]
 

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import redis
 from flask import Flask
 from servicekit.db import make_engine
+from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
+from servicekit.flask_db import install_sessions
+from sqlalchemy.orm import sessionmaker
 
+from profile_service.api import profiles
+from profile_service.domain.errors import InvalidInput, NotFound
+from profile_service.domain.grades import Rollover
 from profile_service.settings import ProfileSettings, get_settings
+from profile_service.use_cases.profiles import GradeClock
 
 
 def create_app(settings: ProfileSettings | None = None) -> Flask:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-    app, _api = create_service_app(__name__, "Profile service", settings, engine, redis_client)
+    app, api = create_service_app(__name__, "Profile service", settings, engine, redis_client)
+    install_sessions(app, sessionmaker(engine, expire_on_commit=False))
+    rollover = Rollover.parse(settings.grade_rollover)
+    app.extensions[profiles.CLOCK] = lambda: GradeClock(rollover, datetime.now(UTC).date())
+    api.register_blueprint(profiles.blp)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return error_response(404, f"{exc.entity}_not_found", exc.message)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(exc: InvalidInput):
+        return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
+
     return app

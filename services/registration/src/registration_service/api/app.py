@@ -6,11 +6,11 @@ import redis
 from flask import Flask
 from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
+from servicekit.flask_db import install_sessions
 
 from registration_service.adapters.db import make_session_factory
 from registration_service.api import catalog, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
-from registration_service.api.transaction import EXTENSION
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.messaging import make_celery
 from registration_service.settings import RegistrationSettings, get_settings
@@ -26,7 +26,7 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
 
     app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)
-    app.extensions[EXTENSION] = sessions
+    install_sessions(app, sessions)
     app.extensions["registration.settings"] = settings
     app.extensions["registration.celery"] = make_celery(settings)
     app.extensions["registration.redis"] = redis.Redis.from_url(settings.redis_url)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from servicekit.flask_auth import require_admin
+from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
-from registration_service.api.transaction import transaction
 from registration_service.use_cases import catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/v1", description="Programs and their catalog.")

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from servicekit.errors import ApiError
 from servicekit.events import ENVELOPE_FIELD
 from servicekit.flask_auth import current_principal, require_self_or_admin
+from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
-from registration_service.api.transaction import transaction
 from registration_service.messaging import send_decision
 from registration_service.use_cases import requests
 

@@ -1,17 +1,53 @@
-"""The read model of complete profiles, fed by the profile service's events."""
+"""The read model of complete profiles, fed by the profile service's events.
+
+The ``profile_incomplete`` rule reads only this table, so the request path never calls the
+profile service. Each event is applied once (``processed_events``); replaying the stream from
+its start into an empty table rebuilds it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from servicekit.background import apply_once
+from servicekit.events import Event
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from registration_service.adapters.models import CompleteProfileRow
+from registration_service.adapters.models import CompleteProfileRow, ProcessedEventRow
+
+PROFILES_STREAM = "profile.profiles"
+PROFILE_COMPLETED = "profile.profile.completed.v1"
+PROFILE_REOPENED = "profile.profile.reopened.v1"
+
+
+def handle_profile_event(session: Session, event: Event) -> bool:
+    """Apply one profile event; False for other events and for duplicates."""
+    if event.event_type not in (PROFILE_COMPLETED, PROFILE_REOPENED):
+        return False
+    if not apply_once(session, ProcessedEventRow, event.event_id):
+        return False
+    payload = event.payload
+    if event.event_type == PROFILE_REOPENED:
+        session.execute(
+            delete(CompleteProfileRow).where(
+                CompleteProfileRow.program_id == payload["program_id"],
+                CompleteProfileRow.student_id == payload["student_id"],
+            )
+        )
+        return True
+    record_profile_completed(
+        session,
+        program_id=payload["program_id"],
+        student_id=payload["student_id"],
+        grade=payload["grade"],
+        event_id=event.event_id,
+    )
+    return True
 
 
 def record_profile_completed(
     session: Session, *, program_id: int, student_id: int, grade: int, event_id: str
-) -> bool:
-    """Upsert one student's completion; False when this event was already applied."""
+) -> None:
+    """Upsert one student's completion (a later event for the same profile updates the grade)."""
     row = session.scalars(
         select(CompleteProfileRow).where(
             CompleteProfileRow.program_id == program_id,
@@ -19,15 +55,8 @@ def record_profile_completed(
         )
     ).one_or_none()
     if row is None:
-        session.add(
-            CompleteProfileRow(
-                program_id=program_id, student_id=student_id, grade=grade, event_id=event_id
-            )
-        )
-    elif row.event_id == event_id:
-        return False
-    else:
-        row.grade = grade
-        row.event_id = event_id
+        row = CompleteProfileRow(program_id=program_id, student_id=student_id)
+        session.add(row)
+    row.grade = grade
+    row.event_id = event_id
     session.flush()
-    return True

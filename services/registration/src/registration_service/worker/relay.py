@@ -1,5 +1,7 @@
-"""The relay process: publishes the outbox to Redis Streams and re-sends requests still queued
-after ``REQUEUE_AFTER_SECONDS`` (a message lost between commit and broker, or by the broker).
+"""The registration service's background process: publishes the outbox to Redis Streams,
+re-sends requests still queued after ``REQUEUE_AFTER_SECONDS`` (a message lost between commit and
+broker, or by the broker), and applies the profile service's events to the read model of
+complete profiles.
 
 Run one per deployment: ``python -m registration_service.worker.relay``.
 """
@@ -7,19 +9,24 @@ Run one per deployment: ``python -m registration_service.worker.relay``.
 from __future__ import annotations
 
 import logging
-import signal
+import socket
 import time
 from datetime import timedelta
 
+from servicekit.background import apply_events, run_forever
+from servicekit.events import StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
 
 from registration_service.adapters.models import outbox
 from registration_service.messaging import decision_queue, send_decision
+from registration_service.use_cases.profiles import PROFILES_STREAM, handle_profile_event
 from registration_service.use_cases.requests import mark_resent, stale_requests
 from registration_service.worker.resources import resources
 
 log = logging.getLogger(__name__)
+
+CONSUMER_GROUP = "registration"
 
 
 def sweep_once() -> int:
@@ -52,27 +59,23 @@ def sweep_once() -> int:
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "registration-relay")
-    running = True
-
-    def stop(*_: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
     next_sweep = 0.0
-    while running:
-        try:
-            published = relay_outbox(res.engine, outbox, res.publisher)
-            if time.monotonic() >= next_sweep:
-                sweep_once()
-                next_sweep = time.monotonic() + res.settings.sweep_interval_seconds
-        except Exception:  # Redis or the database is down: keep trying, never exit
-            log.warning("relay cycle failed; retrying", exc_info=True)
-            published = 0
-            time.sleep(1)
-        if not published:
-            time.sleep(0.1)
+
+    def publish_outbox() -> int:
+        return relay_outbox(res.engine, outbox, res.publisher)
+
+    def sweep() -> int:
+        nonlocal next_sweep
+        if time.monotonic() < next_sweep:
+            return 0
+        next_sweep = time.monotonic() + res.settings.sweep_interval_seconds
+        return sweep_once()
+
+    def apply_profile_events() -> int:
+        return apply_events(profiles, res.sessions, handle_profile_event)
+
+    run_forever([publish_outbox, sweep, apply_profile_events])
 
 
 if __name__ == "__main__":

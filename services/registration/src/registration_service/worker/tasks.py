@@ -1,13 +1,12 @@
-"""Decision tasks: thin. The use case decides; the task owns the transaction and publishes."""
+"""Decision tasks: thin. The use case decides and stages its events; the task owns the
+transaction. The relay process publishes the outbox in batches (cheaper than a publish per task)."""
 
 from __future__ import annotations
 
 import logging
 
-from servicekit.outbox import relay_outbox
 from sqlalchemy.exc import OperationalError
 
-from registration_service.adapters.models import outbox
 from registration_service.messaging import DECIDE_TASK
 from registration_service.use_cases.decisions import DecisionRetriesExhausted
 from registration_service.use_cases.requests import decide
@@ -33,7 +32,3 @@ def decide_request(request_id: str) -> None:
     if decided is None:
         return
     log.info("request %s %s %s", request_id, decided.status, decided.reason or "")
-    try:
-        relay_outbox(res.engine, outbox, res.publisher)  # publish now; the relay is the backstop
-    except Exception:
-        log.warning("outcome of %s left for the relay", request_id, exc_info=True)

@@ -1,0 +1,45 @@
+"""The profile service's background process: publishes the outbox (profile events) and learns
+program ids from the registration service's catalog events.
+
+Run one per deployment: ``python -m profile_service.worker.relay``.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import redis
+from servicekit.background import apply_events, run_forever
+from servicekit.db import make_engine
+from servicekit.events import StreamConsumer, StreamPublisher
+from servicekit.logging_setup import configure_logging
+from servicekit.outbox import relay_outbox
+from sqlalchemy.orm import sessionmaker
+
+from profile_service.adapters.models import outbox
+from profile_service.settings import get_settings
+from profile_service.use_cases.programs import CATALOG_STREAM, handle_catalog_event
+
+CONSUMER_GROUP = "profile"
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, "profile-relay")
+    engine = make_engine(settings.database_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    publisher = StreamPublisher(client)
+    catalog = StreamConsumer(client, CATALOG_STREAM, CONSUMER_GROUP, socket.gethostname())
+
+    def publish_profile_events() -> int:
+        return relay_outbox(engine, outbox, publisher)
+
+    def learn_programs() -> int:
+        return apply_events(catalog, sessions, handle_catalog_event)
+
+    run_forever([publish_profile_events, learn_programs])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Test helpers for the profile service: tokens and a complete profile to vary."""
+
+from __future__ import annotations
+
+from servicekit.auth import issue_token
+
+SECRET = "profile-test-secret-0123456789abcdef012345"
+
+
+def bearer(subject: int | str, role: str = "student") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role)}"}
+
+
+ADMIN = bearer("admin", "admin")
+
+
+def complete_profile(**changes) -> dict:
+    profile = {
+        "graduation_year": 2030,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.org",
+        "phone": "+1 (617) 555-0100",
+        "emergency_contact": {"name": "Anne", "phone": "617-555-0101", "relation": "aunt"},
+        "guardian": {"name": "Annabella", "email": "annabella@example.org"},
+        "school": "Ockham High",
+        "shirt_size": "M",
+        "date_of_birth": "2012-12-10",
+        "heard_about": "A poster",
+    }
+    return profile | changes

@@ -1,0 +1,23 @@
+"""One transaction per HTTP request: the view owns it, the use cases only flush."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+EXTENSION = "servicekit.sessions"
+
+
+def install_sessions(app: Flask, sessions: sessionmaker[Session]) -> None:
+    app.extensions[EXTENSION] = sessions
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session in a transaction that commits when the block ends and rolls back on error."""
+    sessions: sessionmaker[Session] = current_app.extensions[EXTENSION]
+    with sessions() as session, session.begin():
+        yield session
