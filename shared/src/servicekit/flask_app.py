@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from servicekit.auth import TokenVerifier
 from servicekit.db import ping_database
-from servicekit.errors import install_error_handlers
+from servicekit.domain_errors import InvalidInput, NotFound
+from servicekit.errors import error_response, install_error_handlers
 from servicekit.flask_auth import install_auth
 from servicekit.health import health_blueprint
 from servicekit.logging_setup import install_correlation_id
@@ -46,7 +47,8 @@ def create_service_app(
 ) -> tuple[Flask, Api]:
     """A Flask app with a flask-smorest ``Api`` serving ``/openapi.json``, the error envelope,
     bearer-token auth on every non-public endpoint, ``/healthz``, and ``/readyz`` checking the
-    service's database and Redis."""
+    service's database and Redis. The use cases' ``NotFound`` and ``InvalidInput`` become 404
+    and 422."""
     app = Flask(import_name)
     app.config.update(
         API_TITLE=title,
@@ -64,6 +66,15 @@ def create_service_app(
         },
     )
     install_error_handlers(app)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return error_response(404, f"{exc.entity}_not_found", exc.message)
+
+    @app.errorhandler(InvalidInput)
+    def _invalid(exc: InvalidInput):
+        return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
+
     install_correlation_id(app)
     install_auth(app, TokenVerifier(settings.jwt_secret))
     app.register_blueprint(

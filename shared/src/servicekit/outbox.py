@@ -7,6 +7,7 @@ absorb by ``event_id``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -48,16 +49,25 @@ def define_outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
     )
 
 
-def add_to_outbox(session: Session, table: Table, stream: str, event: Event) -> None:
-    """Stage an event in the caller's transaction; it is published only if that commits."""
+def add_to_outbox(
+    session: Session, table: Table, streams: str | Sequence[str], event: Event
+) -> None:
+    """Stage an event for one stream or several (one statement) in the caller's transaction;
+    it is published only if that commits."""
+    created_at = datetime.now(UTC)
+    body = event.to_json()
     session.execute(
-        table.insert().values(
-            event_id=event.event_id,
-            stream=stream,
-            event_type=event.event_type,
-            body=event.to_json(),
-            created_at=datetime.now(UTC),
-        )
+        table.insert(),
+        [
+            {
+                "event_id": event.event_id,
+                "stream": stream,
+                "event_type": event.event_type,
+                "body": body,
+                "created_at": created_at,
+            }
+            for stream in ([streams] if isinstance(streams, str) else streams)
+        ],
     )
 
 

@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 import redis
 from flask import Flask
 from servicekit.db import make_engine
-from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
 from sqlalchemy.orm import sessionmaker
 
 from profile_service.api import profiles
-from profile_service.domain.errors import InvalidInput, NotFound
 from profile_service.domain.grades import Rollover
 from profile_service.settings import ProfileSettings, get_settings
 from profile_service.use_cases.profiles import GradeClock
@@ -28,13 +26,4 @@ def create_app(settings: ProfileSettings | None = None) -> Flask:
     rollover = Rollover.parse(settings.grade_rollover)
     app.extensions[profiles.CLOCK] = lambda: GradeClock(rollover, datetime.now(UTC).date())
     api.register_blueprint(profiles.blp)
-
-    @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound):
-        return error_response(404, f"{exc.entity}_not_found", exc.message)
-
-    @app.errorhandler(InvalidInput)
-    def _invalid(exc: InvalidInput):
-        return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
-
     return app

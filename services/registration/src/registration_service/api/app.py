@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import redis
 from flask import Flask
-from servicekit.errors import error_response
 from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
 
 from registration_service.adapters.db import make_session_factory
 from registration_service.api import catalog, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
-from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.messaging import make_celery
 from registration_service.settings import RegistrationSettings, get_settings
 
@@ -33,13 +31,4 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     for blueprint in (catalog.blp, registration_types.blp, queries.blp, requests.blp):
         api.register_blueprint(blueprint)
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
-
-    @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound):
-        return error_response(404, f"{exc.entity}_not_found", exc.message)
-
-    @app.errorhandler(InvalidInput)
-    def _invalid(exc: InvalidInput):
-        return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
-
     return app

@@ -1,19 +1,5 @@
 """Errors the use cases raise; the HTTP layer turns them into 404 and 422 answers."""
 
-from __future__ import annotations
+from servicekit.domain_errors import InvalidInput, NotFound
 
-
-class NotFound(Exception):
-    def __init__(self, entity: str, entity_id: object) -> None:
-        super().__init__(f"{entity.capitalize()} {entity_id} does not exist.")
-        self.entity = entity
-        self.entity_id = entity_id
-        self.message = str(self)
-
-
-class InvalidInput(Exception):
-    """Input that is well-formed but refers to things that cannot go together."""
-
-    def __init__(self, fields: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
-        self.fields = fields
+__all__ = ["InvalidInput", "NotFound"]

@@ -90,9 +90,14 @@ def enroll(
     section_id: int,
     waitlist: bool = False,
     when: datetime | None = None,
+    program_id: int | None = None,
 ) -> Outcome:
-    """Take a seat (or, with ``waitlist``, a waitlist place when the section is full)."""
-    program_id = get_section(session, section_id).program_id
+    """Take a seat (or, with ``waitlist``, a waitlist place when the section is full).
+
+    ``program_id``, when the caller already knows it, saves a lookup on the rush path.
+    """
+    if program_id is None:
+        program_id = get_section(session, section_id).program_id
     when = _now(when)
 
     def attempt() -> Outcome:

@@ -88,14 +88,16 @@ def _replayed(existing: RegistrationRequestRow, new: NewRequest) -> Registration
 
 
 def _check_sections(session: Session, new: NewRequest) -> None:
-    get_program(session, new.program_id)
+    """Unknown program or section: 404; a section of another program: 422."""
     for field, section_id in (
         ("section_id", new.section_id),
         ("from_section_id", new.from_section_id),
     ):
         if section_id is None:
             continue
-        if get_section(session, section_id).program_id != new.program_id:
+        section = get_section(session, section_id)
+        if section.program_id != new.program_id:
+            get_program(session, new.program_id)  # only now: a section implies its program
             raise InvalidInput(
                 {field: [f"Section {section_id} is not in program {new.program_id}."]}
             )
@@ -141,6 +143,7 @@ def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outco
             section_id=row.section_id,
             waitlist=row.waitlist,
             when=when,
+            program_id=row.program_id,
         )
     if row.action == "drop":
         return drop(session, student_id=row.student_id, section_id=row.section_id, when=when)
@@ -171,8 +174,7 @@ def _record(
     row.decided_at = when
     session.flush()
     event = Event(OUTCOME_EVENT, PRODUCER, outcome_payload(row))
-    add_to_outbox(session, outbox, OUTCOMES_STREAM, event)
-    add_to_outbox(session, outbox, student_stream(row.student_id), event)
+    add_to_outbox(session, outbox, (OUTCOMES_STREAM, student_stream(row.student_id)), event)
     for student_id in outcome.promoted_student_ids if outcome else ():
         promoted = Event(
             PROMOTED_EVENT,
@@ -185,8 +187,7 @@ def _record(
                 "decided_at": when.isoformat(),
             },
         )
-        add_to_outbox(session, outbox, OUTCOMES_STREAM, promoted)
-        add_to_outbox(session, outbox, student_stream(student_id), promoted)
+        add_to_outbox(session, outbox, (OUTCOMES_STREAM, student_stream(student_id)), promoted)
 
 
 def outcome_payload(row: RegistrationRequestRow) -> dict:

@@ -81,12 +81,22 @@ def load_section(session: Session, section_id: int) -> Section:
 
 
 def load_student(session: Session, program_id: int, student_id: int) -> Student:
-    profile = session.scalars(
-        select(CompleteProfileRow).where(
+    grade = (
+        select(CompleteProfileRow.grade)
+        .where(
             CompleteProfileRow.program_id == program_id,
             CompleteProfileRow.student_id == student_id,
         )
-    ).one_or_none()
+        .scalar_subquery()
+    )
+    counted = (
+        select(ProgramStudentRow.student_id)
+        .where(
+            ProgramStudentRow.program_id == program_id, ProgramStudentRow.student_id == student_id
+        )
+        .exists()
+    )
+    profile_grade, in_program = session.execute(select(grade, counted)).one()  # one round trip
     seats = session.execute(
         select(StudentRegistrationRow.section_id, StudentRegistrationRow.class_id).where(
             StudentRegistrationRow.program_id == program_id,
@@ -95,15 +105,10 @@ def load_student(session: Session, program_id: int, student_id: int) -> Student:
         )
     ).all()
     slots = timeslots_of(session, [section_id for section_id, _ in seats])
-    in_program = session.scalar(
-        select(ProgramStudentRow.student_id).where(
-            ProgramStudentRow.program_id == program_id, ProgramStudentRow.student_id == student_id
-        )
-    )
     return Student(
         id=student_id,
-        profile_complete=profile is not None,
-        grade=profile.grade if profile is not None else None,
-        in_program=in_program is not None,
+        profile_complete=profile_grade is not None,
+        grade=profile_grade,
+        in_program=bool(in_program),
         holdings=tuple(Holding(sid, cid, slots[sid]) for sid, cid in seats),
     )

@@ -1,0 +1,20 @@
+"""Errors every service's use cases raise (plain Python, no Flask); ``create_service_app``
+turns them into 404 and 422 answers in the error envelope."""
+
+from __future__ import annotations
+
+
+class NotFound(Exception):
+    def __init__(self, entity: str, entity_id: object) -> None:
+        super().__init__(f"{entity.capitalize()} {entity_id} does not exist.")
+        self.entity = entity
+        self.entity_id = entity_id
+        self.message = str(self)
+
+
+class InvalidInput(Exception):
+    """Input that is well-formed but refers to things that cannot go together."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
