@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -21,10 +22,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import aiohttp
+import psutil
 import redis
 from devstack.pipeline import PipelineStack, queued_count
 from devstack.postgres_server import PostgresServer
@@ -68,6 +71,7 @@ class Phase:
     outcomes: dict[str, float] = field(default_factory=dict)
     t0: float = 0.0
     checks: dict[str, int] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 # --- the catalog and the load -----------------------------------------------------------------
@@ -115,40 +119,44 @@ def plan(
     return jobs
 
 
-async def fire(base_url: str, program: int, jobs: list[Job], connections: int) -> list[Sample]:
-    tokens = {job.student: issue_token(SECRET, job.student, "student", 7200) for job in jobs}
+async def fire(
+    base_url: str, program: int, jobs: list[Job], tokens: dict[int, str], connections: int
+) -> list[Sample]:
+    """Send every job over ``connections`` keep-alive connections, as fast as answers come.
+
+    aiohttp rather than httpx: its C HTTP parser costs the load generator a fraction of the CPU
+    per request, and on two cores every millisecond the generator burns is taken from the
+    system it measures (the CPU figures show what it still costs).
+    """
     queue: asyncio.Queue[Job] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
     samples: list[Sample] = []
-    bar = tqdm(total=len(jobs), desc="  requests", unit="req", leave=False)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+    bar = tqdm(total=len(jobs), desc="  requests", unit="req", leave=False, mininterval=0.5)
+    url = f"{base_url}/v1/programs/{program}/registration-requests"
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
 
         async def connection() -> None:
             while not queue.empty():
                 job = queue.get_nowait()
                 sample = Sample(job, time.monotonic())
+                body = {"student_id": job.student, "action": "enroll", "section_id": job.section}
+                headers = {
+                    "Authorization": f"Bearer {tokens[job.student]}",
+                    "Idempotency-Key": job.key,
+                }
                 # A browser whose connection failed tries again with the same key, as the
                 # contract invites; every failure is counted.
                 while sample.status <= 0 and len(sample.transport_errors) < RETRIES:
                     try:
-                        response = await client.post(
-                            f"/v1/programs/{program}/registration-requests",
-                            json={
-                                "student_id": job.student,
-                                "action": "enroll",
-                                "section_id": job.section,
-                            },
-                            headers={
-                                "Authorization": f"Bearer {tokens[job.student]}",
-                                "Idempotency-Key": job.key,
-                            },
-                        )
-                        sample.status = response.status_code
-                        if response.status_code < 300:
-                            sample.request_id = response.json().get("id")
-                    except httpx.HTTPError as exc:
+                        async with client.post(url, json=body, headers=headers) as response:
+                            sample.status = response.status
+                            answer = await response.json()
+                        if sample.status < 300:
+                            sample.request_id = answer.get("id")
+                    except (aiohttp.ClientError, TimeoutError) as exc:
                         sample.status = -1
                         sample.transport_errors.append(type(exc).__name__)
                 sample.acked = time.monotonic()
@@ -206,8 +214,9 @@ def run_phase(
     watcher = OutcomeWatcher(stack.redis_client(), stream) if stream else None
     if watcher:
         watcher.start()
+    tokens = {job.student: issue_token(SECRET, job.student, "student", 7200) for job in jobs}
     phase.t0 = time.monotonic()
-    phase.samples = asyncio.run(fire(stack.base_url, program, jobs, connections))
+    phase.samples = asyncio.run(fire(stack.base_url, program, jobs, tokens, connections))
     # One outcome per request the service acknowledged (replays share their original's id).
     expected = len({s.request_id for s in phase.samples if s.request_id})
     if watcher:
@@ -298,6 +307,8 @@ def figures(phase: Phase, unique_requests: int) -> dict:
         "unanswered": sum(1 for s in phase.samples if s.status <= 0),
         **phase.checks,
         "unique_requests": unique_requests,
+        **{f"cpu_ms_per_request: {part}": ms for part, ms in phase.cpu_ms.items()},
+        "cpu_ms_per_request: total": round(sum(phase.cpu_ms.values()), 2),
     }
 
 
@@ -350,6 +361,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="decision worker processes")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="DECISION_WORKER_NICE for the decision workers"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phases", default="pipeline,bare,sync")
     parser.add_argument(
@@ -368,15 +382,15 @@ def main() -> None:
         flush=True,
     )
     postgres = PostgresServer().start()
-    results, timelines = {}, {}
+    results, timelines, errors = {}, {}, {}
     try:
         for name in args.phases.split(","):
-            results[name], timelines[name] = run_one(
+            results[name], timelines[name], errors[name] = run_one(
                 name, args, postgres, scratch, students, sections
             )
     finally:
         postgres.stop()
-    report(results, timelines, args)
+    report(results, timelines, errors, args)
 
 
 def run_one(
@@ -386,7 +400,7 @@ def run_one(
     scratch: Path,
     students: int,
     sections: int,
-) -> tuple[dict, dict]:
+) -> tuple[dict, dict, dict]:
     rng = random.Random(args.seed)
     url = postgres.create_database(f"rush_{name}")
     upgrade(url)
@@ -399,7 +413,9 @@ def run_one(
     try:
         stream = {"pipeline": "registration.outcomes", "bare": "bench.bare.outcomes"}.get(name)
         spies = start_profilers(stack) if args.profile and name == "pipeline" else []
+        meter = CpuMeter(stack, postgres, redis_server.process.pid)
         phase = run_phase(name, stack, program, jobs, args.connections, stream, 900)
+        phase.cpu_ms = meter.per_request_ms(len(jobs))
         for spy in spies:
             spy.send_signal(signal.SIGINT)  # py-spy writes its SVG on interrupt
             spy.wait()
@@ -408,7 +424,8 @@ def run_one(
     finally:
         stack.stop()
         redis_server.stop()
-    return figures(phase, unique), timeline(phase)
+    kinds = Counter(kind for sample in phase.samples for kind in sample.transport_errors)
+    return figures(phase, unique), timeline(phase), dict(kinds)
 
 
 def start_profilers(stack: PipelineStack) -> list[subprocess.Popen[bytes]]:
@@ -428,6 +445,46 @@ def start_profilers(stack: PipelineStack) -> list[subprocess.Popen[bytes]]:
     return processes
 
 
+class CpuMeter:
+    """CPU seconds spent by each part of the system during a phase (user + system time of the
+    process trees), to say per request where the machine's two cores went."""
+
+    def __init__(self, stack: PipelineStack, postgres: PostgresServer, redis_pid: int) -> None:
+        roots = {"web": [stack.others[0].pid], "workers": [w.pid for w in stack.workers.values()]}
+        roots["relay"] = [p.pid for p in stack.others[1:]]
+        roots["redis"] = [redis_pid]
+        roots["postgres"] = [
+            proc.pid
+            for proc in psutil.process_iter(["cmdline"])
+            if str(postgres.data_dir) in " ".join(proc.info["cmdline"] or [])
+        ]
+        self.roots = roots
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for part, pids in self.roots.items():
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    root = psutil.Process(pid)
+                    for proc in [root, *root.children(recursive=True)]:
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            times = proc.cpu_times()
+                            total += times.user + times.system
+            totals[part] = total
+        own = psutil.Process().cpu_times()
+        totals["load generator"] = own.user + own.system
+        return totals
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        end = self._read()
+        return {
+            part: round(1000 * (end[part] - self.start.get(part, 0.0)) / max(requests, 1), 2)
+            for part in end
+        }
+
+
 def make_stack(
     name: str, url: str, redis_server: RedisServer, scratch: Path, args: argparse.Namespace
 ) -> PipelineStack:
@@ -441,6 +498,7 @@ def make_stack(
             "PYTHONPATH": str(ROOT / "bench"),
             "REQUEUE_AFTER_SECONDS": "30",
             "DB_POOL_SIZE": "20",
+            "DECISION_WORKER_NICE": str(args.worker_nice),
         },
     }
     if name == "bare":
@@ -467,15 +525,16 @@ def make_stack(
     return PipelineStack(url, redis_server, SECRET, logs, **common)
 
 
-def report(results: dict[str, dict], timelines: dict, args: argparse.Namespace) -> None:
-    (RESULTS / "rush.json").write_text(
-        json.dumps({"args": vars(args), "results": results, "timelines": timelines}, indent=2)
-    )
+def report(
+    results: dict[str, dict], timelines: dict, errors: dict, args: argparse.Namespace
+) -> None:
+    document = {"args": vars(args), "results": results, "transport_errors": errors}
+    (RESULTS / "rush.json").write_text(json.dumps(document | {"timelines": timelines}, indent=2))
     write_png(timelines, RESULTS / "rush.png")
     keys = list(next(iter(results.values())))
-    print(f"\n{'figure':24}" + "".join(f"{name:>14}" for name in results))
+    print(f"\n{'figure':36}" + "".join(f"{name:>14}" for name in results))
     for key in keys:
-        print(f"{key:24}" + "".join(f"{results[n].get(key, ''):>14}" for n in results))
+        print(f"{key:36}" + "".join(f"{results[n].get(key, ''):>14}" for n in results))
     ours = results.get("pipeline")
     if ours:
         for other in ("bare", "sync"):
