@@ -361,9 +361,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="decision worker processes")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument(
-        "--worker-nice", type=int, default=0, help="DECISION_WORKER_NICE for the decision workers"
-    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phases", default="pipeline,bare,sync")
     parser.add_argument(
@@ -498,7 +495,6 @@ def make_stack(
             "PYTHONPATH": str(ROOT / "bench"),
             "REQUEUE_AFTER_SECONDS": "30",
             "DB_POOL_SIZE": "20",
-            "DECISION_WORKER_NICE": str(args.worker_nice),
         },
     }
     if name == "bare":

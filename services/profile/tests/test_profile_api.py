@@ -66,6 +66,7 @@ def test_an_incomplete_profile_is_saved_but_announces_nothing(client, announce, 
     body = client.put(path(program), json=partial, headers=STUDENT).json
     assert body["id"] is not None and body["complete"] is False
     assert "phone" in body["missing_fields"] and "guardian.phone" in body["missing_fields"]
+    assert body["guardian"] == {"name": None, "email": None, "phone": None}  # the contract's shape
     assert events(sessions) == []
 
 

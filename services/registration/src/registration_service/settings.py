@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
 from servicekit.settings import ServiceSettings
 
 
@@ -18,10 +17,6 @@ class RegistrationSettings(ServiceSettings):
     # The sweeper re-sends a request still queued this long after it was last sent.
     requeue_after_seconds: float = 30.0
     sweep_interval_seconds: float = 2.0
-    # Scheduling niceness of decision workers (0-19). On a machine where the web and the
-    # workers share cores, a positive value lets acknowledgements go first during a rush while
-    # the decisions queue up behind them; 0 shares the cores evenly.
-    decision_worker_nice: int = Field(default=0, ge=0, le=19)
 
 
 @lru_cache

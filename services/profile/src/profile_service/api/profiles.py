@@ -25,12 +25,15 @@ _BLANK = {
     "emergency_contact": {"name": None, "phone": None, "relation": None},
     "guardian": {"name": None, "email": None, "phone": None},
 }
+_NESTED = ("emergency_contact", "guardian")
 
 
 def _body(view: ProfileView) -> dict[str, Any]:
+    nested = {key: {**_BLANK[key], **(view.document.get(key) or {})} for key in _NESTED}
     return {
         **_BLANK,
         **view.document,
+        **nested,
         "id": view.id,
         "complete": view.complete,
         "student_id": view.student_id,

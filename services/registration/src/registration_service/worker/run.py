@@ -8,7 +8,6 @@ while the partitions spread over the processes. Run exactly one process per inde
 from __future__ import annotations
 
 import argparse
-import os
 
 from registration_service.messaging import decision_queue
 from registration_service.settings import get_settings
@@ -29,7 +28,6 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     if not 0 <= args.index < args.workers <= settings.decision_partitions:
         parser.error("need 0 <= index < workers <= DECISION_PARTITIONS")
-    os.nice(settings.decision_worker_nice)
     from registration_service.worker.celery_app import app
 
     app.worker_main(
