@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
+import redis
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -16,6 +18,8 @@ from servicekit.flask_db import transaction
 from registration_service.api import schemas
 from registration_service.messaging import send_decision
 from registration_service.use_cases import requests
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("requests", __name__, url_prefix="/v1", description="Registration requests.")
 
@@ -89,7 +93,11 @@ class StudentOutcomes(MethodView):
 def _events(client, stream: str, last_id: str) -> Iterator[str]:  # noqa: ANN001 - redis client
     yield "retry: 2000\n\n"
     while True:
-        found = client.xread({stream: last_id}, count=100, block=HEARTBEAT_MS)
+        try:
+            found = client.xread({stream: last_id}, count=100, block=HEARTBEAT_MS)
+        except redis.RedisError:  # Redis restarting, or this worker shutting down
+            log.warning("outcome stream %s ended early; the client resumes from its id", stream)
+            return
         if not found:
             yield ": keep-alive\n\n"
             continue
