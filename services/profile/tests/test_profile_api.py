@@ -143,3 +143,14 @@ def test_students_reach_only_their_own_profile_and_admins_any(client, announce):
     assert client.put(path(program), json=complete_profile(), headers=other).status_code == 403
     assert client.get(path(program), headers=ADMIN).json["first_name"] == "Ada"
     assert client.get(path(program)).status_code == 401
+
+
+def test_profiles_never_reach_the_logs(client, announce, caplog):
+    program = announce(1)
+    with caplog.at_level("DEBUG"):
+        client.put(path(program), json=complete_profile(), headers=STUDENT)
+        client.put(path(program), json=complete_profile(email="not-an-address"), headers=STUDENT)
+        client.get(path(program), headers=STUDENT)
+    logged = caplog.text + "".join(str(record.args) for record in caplog.records)
+    for personal in ("Ada", "Lovelace", "ada@example.org", "555-0100", "Annabella", "not-an-address"):
+        assert personal not in logged
