@@ -152,5 +152,12 @@ def test_profiles_never_reach_the_logs(client, announce, caplog):
         client.put(path(program), json=complete_profile(email="not-an-address"), headers=STUDENT)
         client.get(path(program), headers=STUDENT)
     logged = caplog.text + "".join(str(record.args) for record in caplog.records)
-    for personal in ("Ada", "Lovelace", "ada@example.org", "555-0100", "Annabella", "not-an-address"):
+    for personal in (
+        "Ada",
+        "Lovelace",
+        "ada@example.org",
+        "555-0100",
+        "Annabella",
+        "not-an-address",
+    ):
         assert personal not in logged

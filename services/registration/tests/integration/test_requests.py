@@ -73,7 +73,7 @@ def test_stale_queued_requests_are_found_and_marked_resent(session, build):
     section = build.section(program, [build.timeslot(program)])
     row, _ = requests.submit(session, new(program, section))
     assert requests.stale_requests(session, timedelta(seconds=30)) == []
-    row.enqueued_at -= timedelta(minutes=1)
+    requests.get_request(session, row.id).enqueued_at -= timedelta(minutes=1)
     session.flush()
     assert requests.stale_requests(session, timedelta(seconds=30)) == [(row.id, section)]
     requests.mark_resent(session, [row.id])

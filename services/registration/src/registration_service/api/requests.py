@@ -39,8 +39,7 @@ class RegistrationRequests(MethodView):
         )
         try:
             with transaction() as session:
-                row, created = requests.submit(session, new)
-                accepted = {"id": row.id, "status": row.status}
+                submitted, created = requests.submit(session, new)
         except requests.IdempotencyKeyReused as exc:
             raise ApiError(
                 422,
@@ -52,10 +51,10 @@ class RegistrationRequests(MethodView):
             send_decision(
                 current_app.extensions["registration.celery"],
                 current_app.extensions["registration.settings"],
-                row.id,
-                row.section_id,
+                submitted.id,
+                submitted.section_id,
             )
-        return accepted
+        return {"id": submitted.id, "status": submitted.status}
 
 
 @blp.route("/registration-requests/<request_id>")

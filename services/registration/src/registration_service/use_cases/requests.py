@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import RegistrationRequestRow, outbox
@@ -53,26 +54,55 @@ class NewRequest:
         )
 
 
-def submit(session: Session, new: NewRequest) -> tuple[RegistrationRequestRow, bool]:
-    """Persist a queued request; returns it and whether it is new (False: an idempotent replay)."""
-    if new.idempotency_key is not None:
-        existing = _by_key(session, new.student_id, new.idempotency_key)
-        if existing is not None:
-            return _replayed(existing, new), False
-    _check_sections(session, new)
-    row = RegistrationRequestRow(id=uuid.uuid4().hex, status="queued", **new.__dict__)
+@dataclass(frozen=True)
+class Submitted:
+    """What the 202 needs: the request's id and current status, and where to send it."""
+
+    id: str
+    status: str
+    section_id: int
+
+    @classmethod
+    def of(cls, row: RegistrationRequestRow) -> Submitted:
+        return cls(row.id, row.status, row.section_id)
+
+
+def submit(session: Session, new: NewRequest) -> tuple[Submitted, bool]:
+    """Persist a queued request; returns it and whether it is new (False: an idempotent replay,
+    whose status may already be final).
+
+    On the rush path this is one lookup and one ``INSERT ... ON CONFLICT DO NOTHING``: the unique
+    (student, key) index, not a prior read, decides whether the key was seen before.
+    """
     try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same key, submitted concurrently, won
-        existing = _by_key(session, new.student_id, new.idempotency_key or "")
+        _check_sections(session, new)
+    except (NotFound, InvalidInput):
+        # A replay still gets its original request, even if its section went away since.
+        existing = _by_key(session, new.student_id, new.idempotency_key)
         if existing is None:
             raise
-        return _replayed(existing, new), False
-    return row, True
+        return Submitted.of(_replayed(existing, new)), False
+    now = datetime.now(UTC)
+    values = {**new.__dict__, "id": uuid.uuid4().hex, "status": "queued"}
+    values |= {"created_at": now, "enqueued_at": now}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.execute(
+        insert(RegistrationRequestRow)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["student_id", "idempotency_key"])
+        .returning(RegistrationRequestRow.id)
+    ).scalar_one_or_none()
+    if inserted is None:  # the key was used before (or concurrently, and that one won)
+        existing = _by_key(session, new.student_id, new.idempotency_key)
+        assert existing is not None, "a conflict implies a row with this key"
+        return Submitted.of(_replayed(existing, new)), False
+    return Submitted(values["id"], "queued", new.section_id), True
 
 
-def _by_key(session: Session, student_id: int, key: str) -> RegistrationRequestRow | None:
+def _by_key(session: Session, student_id: int, key: str | None) -> RegistrationRequestRow | None:
+    if key is None:
+        return None
     return session.scalars(
         select(RegistrationRequestRow).where(
             RegistrationRequestRow.student_id == student_id,
