@@ -22,6 +22,7 @@ from registration_service.domain.errors import InvalidInput, NotFound
 PRODUCER = "registration"
 CATALOG_STREAM = "registration.catalog"
 PROGRAM_CREATED = "registration.program.created.v1"
+PROGRAM_UPDATED = "registration.program.updated.v1"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ def create_program(session: Session, new: NewProgram) -> ProgramRow:
     event = Event(PROGRAM_CREATED, PRODUCER, program_payload(program))
     add_to_outbox(session, outbox, CATALOG_STREAM, event)
     return program
+
+
+def announce_programs(session: Session) -> int:
+    """Stage ``registration.program.updated.v1`` for every program: for programs created before
+    the catalog events existed, or after a subscriber lost its copy and the stream its history.
+    Subscribers upsert, so announcing twice is harmless."""
+    programs = list_programs(session)
+    for program in programs:
+        event = Event(PROGRAM_UPDATED, PRODUCER, program_payload(program))
+        add_to_outbox(session, outbox, CATALOG_STREAM, event)
+    return len(programs)
 
 
 def program_payload(program: ProgramRow) -> dict[str, object]:
