@@ -9,10 +9,12 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 SHIRT_SIZES = ("XS", "S", "M", "L", "XL", "XXL", "XXXL")
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().\-]+((x|ext\.?) ?[0-9]{1,6})?$", re.IGNORECASE)
+_EXTENSION = re.compile(r"x|ext", re.IGNORECASE)
 
 
 def _phone(value: str) -> None:
-    digits = sum(character.isdigit() for character in value.split("x")[0].split("ext")[0])
+    """7 to 15 digits before any extension (E.164 allows 15), in the usual punctuation."""
+    digits = sum(character.isdigit() for character in _EXTENSION.split(value)[0])
     if not _PHONE_CHARACTERS.match(value.strip()) or not 7 <= digits <= 15:
         raise ValidationError("Not a valid phone number; use digits, spaces, +, -, ( and ).")
 
