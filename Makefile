@@ -5,7 +5,7 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: up test test-fast lint openapi token install bench clean
+.PHONY: up test test-fast lint openapi token install bench bench-streams clean
 
 $(UV):  # uv itself, when the machine has none
 	python3 -m pip install --quiet --target .tools/uv uv==0.13.9
@@ -40,6 +40,11 @@ bench: install  ## the rush benchmark on PostgreSQL (~10 min); SCALE=0.1 for a q
 	$(UV) sync --locked --all-packages --group dev --group bench
 	$(PY) bench/rush.py --scale $(or $(SCALE),1) $(if $(PROFILE),--profile)
 	@rm -f .venv/.installed  # the next make test re-syncs without the bench extras
+
+bench-streams: install  ## do 2,000 open outcome streams starve requests? gevent vs threads (~5 min)
+	$(UV) sync --locked --all-packages --group dev --group bench
+	cd bench && ../$(PY) open_streams.py
+	@rm -f .venv/.installed
 
 clean:
 	rm -rf var .pytest_cache

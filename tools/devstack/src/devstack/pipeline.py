@@ -22,7 +22,7 @@ from devstack.redis_server import RedisServer
 
 PARTITIONS = 4
 WORKERS = 2
-GEVENT = ["--worker-class", "gevent", "--worker-connections", "2000"]
+GEVENT = ("--worker-class", "gevent", "--worker-connections", "2000")
 
 
 class PipelineStack:
@@ -36,6 +36,7 @@ class PipelineStack:
         partitions: int = PARTITIONS,
         workers: int = WORKERS,
         web_workers: int = 2,
+        server_model: tuple[str, ...] = GEVENT,
         web_app: str = "registration_service.api.app:create_app()",
         worker_module: list[str] | None = None,
         relay: bool = True,
@@ -47,6 +48,7 @@ class PipelineStack:
         self.partitions = partitions
         self.worker_count = workers
         self.web_workers = web_workers
+        self.server_model = server_model
         self.web_app = web_app
         self.worker_module = worker_module
         self.relay = relay
@@ -112,7 +114,7 @@ class PipelineStack:
 
     def start(self) -> PipelineStack:
         web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"]
-        web += ["--workers", str(self.web_workers), *GEVENT, self.web_app]
+        web += ["--workers", str(self.web_workers), *self.server_model, self.web_app]
         self.others.append(self._spawn("web", web))
         if self.relay:
             relay = [sys.executable, "-m", "registration_service.worker.relay"]
