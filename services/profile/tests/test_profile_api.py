@@ -161,3 +161,17 @@ def test_profiles_never_reach_the_logs(client, announce, caplog):
         "not-an-address",
     ):
         assert personal not in logged
+
+
+def test_a_body_that_is_not_a_profile_is_refused_by_name(client, announce):
+    program = announce(1)
+    garbled = client.put(
+        path(program), data="{not json", content_type="application/json", headers=STUDENT
+    )
+    assert garbled.status_code == 400
+    assert garbled.json["error"]["code"] == "malformed_body"
+    assert list(garbled.json["error"]["fields"]) == ["body"]
+    listed = client.put(path(program), json=[1, 2], headers=STUDENT)
+    assert (listed.status_code, list(listed.json["error"]["fields"])) == (422, ["body"])
+    nested = client.put(path(program), json={"guardian": "my mum"}, headers=STUDENT)
+    assert (nested.status_code, list(nested.json["error"]["fields"])) == (422, ["guardian"])

@@ -48,10 +48,14 @@ def error_response(
 
 
 def flatten_messages(messages: Mapping[str, Any], prefix: str = "") -> FieldErrors:
-    """Turn webargs' nested messages into ``{"sections.0.capacity": ["..."]}``."""
+    """Turn webargs' nested messages into ``{"sections.0.capacity": ["..."]}``.
+
+    Marshmallow files errors about a whole object under ``_schema``; they are named after the
+    object (``guardian``), or ``body`` for the request body itself.
+    """
     flat: FieldErrors = {}
     for key, value in messages.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
+        name = _field_name(prefix, key)
         if isinstance(value, Mapping):
             flat.update(flatten_messages(value, name))
         elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
@@ -67,6 +71,12 @@ def flatten_messages(messages: Mapping[str, Any], prefix: str = "") -> FieldErro
     return flat
 
 
+def _field_name(prefix: str, key: object) -> str:
+    if key == "_schema":
+        return prefix or "body"
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
 def _validation_fields(exc: HTTPException) -> FieldErrors | None:
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages")
@@ -76,6 +86,8 @@ def _validation_fields(exc: HTTPException) -> FieldErrors | None:
     for location_messages in messages.values():  # locations: json, query, headers, ...
         if isinstance(location_messages, Mapping):
             fields.update(flatten_messages(location_messages))
+        elif isinstance(location_messages, list | tuple):  # the body as a whole: not JSON
+            fields.setdefault("body", []).extend(str(message) for message in location_messages)
     return fields
 
 
@@ -96,7 +108,11 @@ _CODES = {
 def _handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     fields = _validation_fields(exc)
-    if fields is not None:
+    if fields is not None and status == 400:  # webargs: the body could not be parsed at all
+        response = error_response(
+            status, "malformed_body", "The request body is not valid JSON.", fields
+        )
+    elif fields is not None:
         response = error_response(
             status, "validation_error", "Some fields are missing or invalid.", fields
         )
