@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 from devstack.ports import free_port
+from profile_testkit import complete_profile
 from servicekit.auth import issue_token
 from servicekit.settings import DEVELOPMENT_JWT_SECRET
 
@@ -79,7 +80,7 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
             lambda: httpx.put(
                 f"{profile_url}/v1/programs/{pid}/students/42/profile",
                 headers=student,
-                json=PROFILE,
+                json=complete_profile(),
             ),
             lambda response: response.status_code != 404,
         )
@@ -108,17 +109,6 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
     assert "stopped" in rest
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{ports['REGISTRATION_PORT']}/healthz")
-
-
-PROFILE = {
-    "grade": 9,
-    "first_name": "Grace",
-    "last_name": "Hopper",
-    "email": "grace@example.org",
-    "phone": "212-555-0199",
-    "emergency_contact": {"name": "Mary", "phone": "212-555-0198", "relation": "mother"},
-    "guardian": {"name": "Walter", "phone": "212-555-0197"},
-}
 
 
 def _retry_until(attempt, done, timeout=30):

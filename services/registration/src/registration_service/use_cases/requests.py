@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 from registration_service.adapters.models import RegistrationRequestRow, outbox
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.domain.reasons import Reason, message_for
-from registration_service.use_cases.catalog import get_program, get_section
+from registration_service.use_cases.catalog import PRODUCER, get_program, get_section
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
 
-PRODUCER = "registration"
 OUTCOME_EVENT = "registration.outcome.decided.v1"
 PROMOTED_EVENT = "registration.waitlist.promoted.v1"
 OUTCOMES_STREAM = "registration.outcomes"
