@@ -3,6 +3,8 @@ turns them into 404 and 422 answers in the error envelope."""
 
 from __future__ import annotations
 
+import re
+
 
 class NotFound(Exception):
     def __init__(self, entity: str, entity_id: object) -> None:
@@ -10,6 +12,11 @@ class NotFound(Exception):
         self.entity = entity
         self.entity_id = entity_id
         self.message = str(self)
+
+    @property
+    def code(self) -> str:
+        """``program_not_found``; ``registration_request_not_found`` for two-word entities."""
+        return re.sub(r"[^a-z0-9]+", "_", self.entity.lower()).strip("_") + "_not_found"
 
 
 class InvalidInput(Exception):

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from servicekit.auth import AuthError
@@ -105,6 +105,13 @@ _CODES = {
 }
 
 
+_MESSAGES = {
+    404: "There is nothing at this address; check the path.",
+    405: "This address does not take that method; the Allow header lists those it takes.",
+    413: "The request body is too large.",
+}
+
+
 def _handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     fields = _validation_fields(exc)
@@ -117,8 +124,14 @@ def _handle_http_exception(exc: HTTPException) -> Response:
             status, "validation_error", "Some fields are missing or invalid.", fields
         )
     else:
-        message = exc.description or exc.name
+        message = _MESSAGES.get(status) or exc.description or exc.name
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if status == 413 and limit:
+            message = f"The request body is larger than {limit:,} bytes."
         response = error_response(status, _CODES.get(status, "http_error"), message)
+    for name, value in exc.get_headers():  # Allow on a 405, Retry-After, ...
+        if name.lower() != "content-type":
+            response.headers[name] = value
     for name, value in ((getattr(exc, "data", None) or {}).get("headers") or {}).items():
         response.headers[name] = value
     return response

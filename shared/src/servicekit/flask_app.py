@@ -12,6 +12,7 @@ from servicekit.auth import TokenVerifier
 from servicekit.db import ping_database
 from servicekit.domain_errors import InvalidInput, NotFound
 from servicekit.errors import error_response, install_error_handlers
+from servicekit.flask_api import MAX_DEPTH_CONFIG, IdConverter, id_converter_schema
 from servicekit.flask_auth import install_auth
 from servicekit.health import health_blueprint
 from servicekit.logging_setup import install_correlation_id
@@ -36,7 +37,11 @@ class ErrorSchema(Schema):
 
 
 class ServiceApi(Api):
+    """Every error status an operation can answer is documented on it (see
+    ``ServiceBlueprint``); there is no catch-all ``default`` response."""
+
     ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
 
 BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -56,8 +61,11 @@ def create_service_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        **{MAX_DEPTH_CONFIG: settings.max_json_depth},
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["id"] = IdConverter
     api = ServiceApi(
         app,
         spec_kwargs={
@@ -65,11 +73,12 @@ def create_service_app(
             "security": [{"bearerAuth": []}],
         },
     )
+    api.register_converter(IdConverter, id_converter_schema)
     install_error_handlers(app)
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):
-        return error_response(404, f"{exc.entity}_not_found", exc.message)
+        return error_response(404, exc.code, exc.message)
 
     @app.errorhandler(InvalidInput)
     def _invalid(exc: InvalidInput):

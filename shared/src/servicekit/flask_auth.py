@@ -1,12 +1,22 @@
-"""A thin Flask adapter over :mod:`servicekit.auth`: all but public endpoints need a token."""
+"""A thin Flask adapter over :mod:`servicekit.auth`: all but public endpoints need a token.
+
+Before any view reads its input, in this order: the token is verified (401), the view's
+declared :class:`~servicekit.access.Access` policy is checked (403), and path ids are bounded
+(422). Validation of the query and body comes after, in the view's decorators.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from flask import Flask, g, request
 
+from servicekit.access import Access
 from servicekit.auth import AuthError, Principal, TokenVerifier
+from servicekit.flask_api import check_path_ids, operation_access, peek_json_body
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "api-docs.openapi_json", "static"})
 
@@ -14,14 +24,25 @@ PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "api-docs.opena
 def install_auth(
     app: Flask, verifier: TokenVerifier, public_endpoints: Iterable[str] = PUBLIC_ENDPOINTS
 ) -> None:
-    """Verify the bearer token before every non-public endpoint and keep the caller in ``g``."""
+    """Authenticate and authorize before every non-public endpoint; keep the caller in ``g``.
+
+    A view that declares no policy is treated as admin-only: forgetting fails closed.
+    """
     public = frozenset(public_endpoints)
 
     @app.before_request
-    def _authenticate() -> None:
+    def _authorize() -> None:
         if request.endpoint is None or request.endpoint in public:
             return  # unknown routes answer 404; public ones need no token
-        g.principal = verifier.verify_header(request.headers.get("Authorization"))
+        principal = verifier.verify_header(request.headers.get("Authorization"))
+        g.principal = principal
+        policy = operation_access()
+        if policy is None:
+            log.warning("no access policy on %s; treating it as admin-only", request.endpoint)
+            policy = Access.ADMIN
+        body = peek_json_body(request) if policy is Access.SELF_IN_BODY else None
+        policy.check(principal, request.view_args or {}, body)
+        check_path_ids(request.view_args)
 
 
 def current_principal() -> Principal:

@@ -22,3 +22,6 @@ class ServiceSettings(BaseSettings):
     # Seconds a reserved, unacknowledged Celery message stays invisible before Redis hands it
     # out again. The same value in every service: a shorter one redelivers long tasks twice.
     celery_visibility_timeout: int = 600
+    # Request bodies: larger ones are a 413, deeper nesting a 400, both before parsing.
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 32

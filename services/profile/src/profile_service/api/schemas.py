@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from servicekit.schema_fields import Int, StrictSchema
 
 SHIRT_SIZES = ("XS", "S", "M", "L", "XL", "XXL", "XXXL")
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().\-]+((x|ext\.?) ?[0-9]{1,6})?$", re.IGNORECASE)
@@ -31,7 +33,7 @@ def _email_field(**kwargs: Any) -> fields.Email:
     return fields.Email(allow_none=True, validate=validate.Length(max=254), **kwargs)
 
 
-class AddressSchema(Schema):
+class AddressSchema(StrictSchema):
     street = _text()
     city = _text(100)
     state = _text(100)
@@ -39,7 +41,7 @@ class AddressSchema(Schema):
     country = _text(100)
 
 
-class EmergencyContactSchema(Schema):
+class EmergencyContactSchema(StrictSchema):
     name = _text()
     phone = _phone_field()
     alt_phone = _phone_field()
@@ -51,7 +53,7 @@ class EmergencyContactSchema(Schema):
             raise ValidationError("Give at least one phone number.", "phone")
 
 
-class GuardianSchema(Schema):
+class GuardianSchema(StrictSchema):
     name = _text()
     email = _email_field()
     phone = _phone_field()
@@ -61,10 +63,10 @@ def _nested(schema: type[Schema], **kwargs: Any) -> fields.Nested:
     return fields.Nested(schema, allow_none=True, **kwargs)
 
 
-class ProfileFieldsSchema(Schema):
+class ProfileFieldsSchema(StrictSchema):
     """What a student tells us; every field may be left out, the profile is then incomplete."""
 
-    graduation_year = fields.Integer(allow_none=True, validate=validate.Range(1950, 2100))
+    graduation_year = Int(1950, 2100, allow_none=True)
     first_name = _text(100)
     last_name = _text(100)
     email = _email_field()
@@ -74,7 +76,11 @@ class ProfileFieldsSchema(Schema):
     emergency_contact = _nested(EmergencyContactSchema)
     guardian = _nested(GuardianSchema)
     school = _text()
-    date_of_birth = fields.Date(allow_none=True)
+    date_of_birth = fields.Date(
+        allow_none=True,
+        validate=validate.Range(date(1900, 1, 1), date(2100, 12, 31)),
+        metadata={"description": "Between 1900-01-01 and 2100-12-31."},
+    )
     pronouns = _text(50)
     shirt_size = fields.String(allow_none=True, validate=validate.OneOf(SHIRT_SIZES))
     dietary_needs = _text(2000)
@@ -85,10 +91,14 @@ class ProfileFieldsSchema(Schema):
 class ProfileInSchema(ProfileFieldsSchema):
     """``PUT`` replaces the whole profile: fields left out (or null) are cleared."""
 
-    grade = fields.Integer(
+    grade = Int(
+        1,
+        12,
         allow_none=True,
-        validate=validate.Range(1, 12),
-        metadata={"description": "Instead of graduation_year; stored as a graduation year."},
+        metadata={
+            "description": "Instead of graduation_year; stored as a graduation year. "
+            "When both are given they must agree."
+        },
     )
 
     @post_load

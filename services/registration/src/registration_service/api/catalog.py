@@ -3,35 +3,42 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from servicekit.flask_auth import require_admin
+from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
 from registration_service.use_cases import catalog
 
-blp = Blueprint("catalog", __name__, url_prefix="/v1", description="Programs and their catalog.")
+blp = ServiceBlueprint(
+    "catalog", __name__, url_prefix="/v1", description="Programs and their catalog."
+)
 
 
 @blp.route("/programs")
 class Programs(MethodView):
+    @blp.access(Access.ANY_TOKEN)
     @blp.response(200, schemas.ProgramListSchema)
     def get(self) -> object:
         """List programs."""
         with transaction() as session:
             return {"programs": catalog.list_programs(session)}
 
+    @blp.access(Access.ADMIN)
     @blp.arguments(schemas.ProgramInSchema)
     @blp.response(201, schemas.ProgramSchema)
     def post(self, body: dict) -> object:
-        """Create a program (admin)."""
-        require_admin()
+        """Create a program (admin).
+
+        grade_max must be at least grade_min, and registration_closes_at after
+        registration_opens_at.
+        """
         with transaction() as session:
             return catalog.create_program(session, catalog.NewProgram(**body))
 
 
-@blp.route("/programs/<int:program_id>")
+@blp.route("/programs/<id:program_id>")
 class Program(MethodView):
+    @blp.access(Access.ANY_TOKEN)
     @blp.response(200, schemas.ProgramSchema)
     def get(self, program_id: int) -> object:
         """Read one program."""
@@ -39,24 +46,30 @@ class Program(MethodView):
             return catalog.get_program(session, program_id)
 
 
-@blp.route("/programs/<int:program_id>/timeslots")
+@blp.route("/programs/<id:program_id>/timeslots")
 class Timeslots(MethodView):
+    @blp.access(Access.ADMIN)
     @blp.arguments(schemas.TimeslotInSchema)
     @blp.response(201, schemas.TimeslotSchema)
     def post(self, body: dict, program_id: int) -> object:
-        """Add a timeslot to a program (admin)."""
-        require_admin()
+        """Add a timeslot to a program (admin).
+
+        end must be after start.
+        """
         with transaction() as session:
             return catalog.add_timeslot(session, program_id, body["start"], body["end"])
 
 
-@blp.route("/programs/<int:program_id>/classes")
+@blp.route("/programs/<id:program_id>/classes")
 class Classes(MethodView):
+    @blp.access(Access.ADMIN)
     @blp.arguments(schemas.ClassInSchema)
     @blp.response(201, schemas.ClassSchema)
     def post(self, body: dict, program_id: int) -> object:
-        """Add a class and its sections (admin); every timeslot must belong to the program."""
-        require_admin()
+        """Add a class and its sections (admin).
+
+        grade_max must be at least grade_min, and every timeslot must belong to the program.
+        """
         sections = [
             catalog.NewSection(s["capacity"], tuple(s["timeslot_ids"])) for s in body["sections"]
         ]
@@ -66,8 +79,9 @@ class Classes(MethodView):
             )
 
 
-@blp.route("/programs/<int:program_id>/catalog")
+@blp.route("/programs/<id:program_id>/catalog")
 class Catalog(MethodView):
+    @blp.access(Access.ANY_TOKEN)
     @blp.response(200, schemas.CatalogSchema)
     def get(self, program_id: int) -> object:
         """Every class of the program with its sections and their seat counts."""

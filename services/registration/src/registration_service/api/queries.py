@@ -3,36 +3,35 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from servicekit.flask_auth import require_admin, require_self_or_admin
+from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
 from registration_service.use_cases import queries
 
-blp = Blueprint("queries", __name__, url_prefix="/v1", description="Who holds what.")
+blp = ServiceBlueprint("queries", __name__, url_prefix="/v1", description="Who holds what.")
 
-STUDENT = "/programs/<int:program_id>/students/<int:student_id>"
+STUDENT = "/programs/<id:program_id>/students/<id:student_id>"
 
 
-@blp.route("/sections/<int:section_id>/students")
+@blp.route("/sections/<id:section_id>/students")
 class SectionStudents(MethodView):
+    @blp.access(Access.ADMIN)
     @blp.arguments(schemas.VerbsQuerySchema, location="query")
     @blp.response(200, schemas.StudentIdsSchema)
     def get(self, query: dict, section_id: int) -> dict:
         """Students validly registered in a section with one of ``verbs`` (admin)."""
-        require_admin()
         with transaction() as session:
             return {"student_ids": queries.section_students(session, section_id, query["verbs"])}
 
 
 @blp.route(f"{STUDENT}/sections")
 class StudentSections(MethodView):
+    @blp.access(Access.SELF_OR_ADMIN)
     @blp.arguments(schemas.StudentSectionsQuerySchema, location="query")
     @blp.response(200, schemas.StudentSectionsSchema)
     def get(self, query: dict, program_id: int, student_id: int) -> dict:
         """A student's sections, by verb (every verb when none is given)."""
-        require_self_or_admin(student_id)
         with transaction() as session:
             found = queries.student_sections(
                 session, program_id, student_id, query["verbs"], query["valid_only"]
@@ -42,10 +41,10 @@ class StudentSections(MethodView):
 
 @blp.route(f"{STUDENT}/classes")
 class StudentClasses(MethodView):
+    @blp.access(Access.SELF_OR_ADMIN)
     @blp.response(200, schemas.StudentClassesSchema)
     def get(self, program_id: int, student_id: int) -> dict:
         """The classes a student is enrolled in."""
-        require_self_or_admin(student_id)
         with transaction() as session:
             found = queries.student_classes(session, program_id, student_id)
             return {"classes": [{"class_id": cid, "title": title} for cid, title in found]}
@@ -53,11 +52,11 @@ class StudentClasses(MethodView):
 
 @blp.route(f"{STUDENT}/priority")
 class StudentPriority(MethodView):
+    @blp.access(Access.SELF_OR_ADMIN)
     @blp.arguments(schemas.PriorityQuerySchema, location="query")
     @blp.response(200, schemas.PrioritySchema)
     def get(self, query: dict, program_id: int, student_id: int) -> dict:
         """0 when already enrolled in one of the timeslots, else the next free priority level."""
-        require_self_or_admin(student_id)
         with transaction() as session:
             level = queries.registration_priority(
                 session, program_id, student_id, query["timeslot_ids"]

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import redis
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from servicekit.errors import ApiError
 from servicekit.events import ENVELOPE_FIELD
+from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_auth import current_principal, require_self_or_admin
 from servicekit.flask_db import transaction
 
@@ -21,13 +21,14 @@ from registration_service.use_cases import requests
 
 log = logging.getLogger(__name__)
 
-blp = Blueprint("requests", __name__, url_prefix="/v1", description="Registration requests.")
+blp = ServiceBlueprint("requests", __name__, url_prefix="/v1", description="Registration requests.")
 
 HEARTBEAT_MS = 15_000
 
 
-@blp.route("/programs/<int:program_id>/registration-requests")
+@blp.route("/programs/<id:program_id>/registration-requests")
 class RegistrationRequests(MethodView):
+    @blp.access(Access.SELF_IN_BODY)
     @blp.arguments(schemas.IdempotencyHeaderSchema, location="headers")
     @blp.arguments(schemas.RequestInSchema)
     @blp.response(202, schemas.RequestAcceptedSchema)
@@ -59,6 +60,7 @@ class RegistrationRequests(MethodView):
 
 @blp.route("/registration-requests/<request_id>")
 class RegistrationRequest(MethodView):
+    @blp.access(Access.ANY_TOKEN)
     @blp.response(200, schemas.RequestSchema)
     def get(self, request_id: str) -> object:
         """A request and, once decided, its outcome."""
@@ -68,7 +70,7 @@ class RegistrationRequest(MethodView):
             return row
 
 
-@blp.route("/students/<int:student_id>/outcomes")
+@blp.route("/students/<id:student_id>/outcomes")
 class StudentOutcomes(MethodView):
     @blp.arguments(schemas.OutcomeStreamQuerySchema, location="query")
     @blp.response(
@@ -76,9 +78,9 @@ class StudentOutcomes(MethodView):
         content_type="text/event-stream",
         description="Server-Sent Events: one `outcome` event per decided request.",
     )
+    @blp.access(Access.SELF_OR_ADMIN)
     def get(self, query: dict, student_id: int) -> Response:
         """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
-        require_self_or_admin(student_id)
         start = request.headers.get("Last-Event-ID") or query["last_event_id"] or "0"
         client = current_app.extensions["registration.redis"]
         stream = requests.student_stream(student_id)

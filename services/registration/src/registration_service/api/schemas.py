@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from servicekit.schema_fields import BoundedDateTime, Id, Int, StrictSchema, Text, id_range
 
 from registration_service.api.fields import CommaSeparated
 
-GRADE = validate.Range(min=0, max=13, error="Must be a grade from 0 (K) to 13.")
-ID = validate.Range(min=1, error="Must be a positive id.")
+MAX_INCLUDE = 20
+MAX_VERBS = 20
+
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9 _/.-]{0,63}"
 NAME = validate.Regexp(
-    r"^[A-Za-z][A-Za-z0-9 _/.-]{0,63}$",
+    f"^{NAME_PATTERN}$",
     error="Must start with a letter and use at most 64 letters, digits, spaces or _/.-",
 )
+GRADE_RANGE_RULE = "grade_max must be at least grade_min."
+MAX_CAPACITY = 100_000
 
 
-class StrictSchema(Schema):
-    """Unknown fields are errors, so a typo is named instead of silently ignored."""
-
-    class Meta:
-        unknown = RAISE
+class Grade(Int):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(0, 13, metadata={"description": "A grade from 0 (K) to 13."}, **kwargs)
 
 
 def _check_grade_range(data: dict) -> None:
@@ -27,18 +30,14 @@ def _check_grade_range(data: dict) -> None:
 
 
 class ProgramInSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    grade_min = fields.Integer(required=True, validate=GRADE)
-    grade_max = fields.Integer(required=True, validate=GRADE)
-    student_capacity = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=0)
-    )
+    name = Text(200, min_length=1, required=True)
+    grade_min = Grade(required=True)
+    grade_max = Grade(required=True)
+    student_capacity = Int(0, 1_000_000, load_default=None, allow_none=True)
     use_priority = fields.Boolean(load_default=False)
-    priority_limit = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1)
-    )
-    registration_opens_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    registration_closes_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    priority_limit = Int(1, 100, load_default=None, allow_none=True)
+    registration_opens_at = BoundedDateTime(load_default=None, allow_none=True)
+    registration_closes_at = BoundedDateTime(load_default=None, allow_none=True)
 
     @validates_schema
     def _ranges(self, data: dict, **_: object) -> None:
@@ -63,8 +62,8 @@ class ProgramListSchema(Schema):
 
 
 class TimeslotInSchema(StrictSchema):
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True)
+    start = BoundedDateTime(required=True)
+    end = BoundedDateTime(required=True)
 
     @validates_schema
     def _ordered(self, data: dict, **_: object) -> None:
@@ -79,16 +78,14 @@ class TimeslotSchema(Schema):
 
 
 class SectionInSchema(StrictSchema):
-    capacity = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
-    timeslot_ids = fields.List(
-        fields.Integer(validate=ID), required=True, validate=validate.Length(min=1, max=50)
-    )
+    capacity = Int(0, MAX_CAPACITY, required=True)
+    timeslot_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=50))
 
 
 class ClassInSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    grade_min = fields.Integer(required=True, validate=GRADE)
-    grade_max = fields.Integer(required=True, validate=GRADE)
+    title = Text(300, min_length=1, required=True)
+    grade_min = Grade(required=True)
+    grade_max = Grade(required=True)
     sections = fields.List(
         fields.Nested(SectionInSchema), required=True, validate=validate.Length(min=1, max=100)
     )
@@ -123,7 +120,13 @@ class CatalogSchema(Schema):
 
 class RegistrationTypeQuerySchema(StrictSchema):
     category = fields.String(load_default=None, validate=NAME)
-    include = CommaSeparated(fields.String(validate=NAME), load_default=list)
+    include = CommaSeparated(
+        fields.String(validate=NAME),
+        item_pattern=NAME_PATTERN,
+        max_items=MAX_INCLUDE,
+        load_default=list,
+        metadata={"description": "Names to return; an admin's missing names are created."},
+    )
 
 
 class RegistrationTypeSchema(Schema):
@@ -133,17 +136,28 @@ class RegistrationTypeSchema(Schema):
     category = fields.String()
 
 
+def _verbs(**kwargs: object) -> CommaSeparated:
+    return CommaSeparated(
+        fields.String(validate=NAME), item_pattern=NAME_PATTERN, max_items=MAX_VERBS, **kwargs
+    )
+
+
 class VerbsQuerySchema(StrictSchema):
-    verbs = CommaSeparated(fields.String(validate=NAME), load_default=lambda: ["Enrolled"])
+    verbs = _verbs(load_default=lambda: ["Enrolled"])
 
 
 class StudentSectionsQuerySchema(StrictSchema):
-    verbs = CommaSeparated(fields.String(validate=NAME), load_default=list)
+    verbs = _verbs(load_default=list)
     valid_only = fields.Boolean(load_default=True)
 
 
 class PriorityQuerySchema(StrictSchema):
-    timeslot_ids = CommaSeparated(fields.Integer(validate=ID), required=True)
+    timeslot_ids = CommaSeparated(
+        fields.Integer(validate=id_range()),
+        item_pattern=r"[1-9][0-9]{0,9}",
+        max_items=50,
+        required=True,
+    )
 
 
 class StudentIdsSchema(Schema):
@@ -174,10 +188,10 @@ class PrioritySchema(Schema):
 
 
 class RequestInSchema(StrictSchema):
-    student_id = fields.Integer(required=True, validate=ID)
+    student_id = Id(required=True)
     action = fields.String(required=True, validate=validate.OneOf(["enroll", "drop", "switch"]))
-    section_id = fields.Integer(required=True, validate=ID)
-    from_section_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
+    section_id = Id(required=True)
+    from_section_id = Id(load_default=None, allow_none=True)
     waitlist = fields.Boolean(load_default=False)
 
     @validates_schema
@@ -202,7 +216,10 @@ class IdempotencyHeaderSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         load_default=None,
-        validate=validate.Length(min=1, max=200),
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(r"^[\x21-\x7e]+$", error="Must be printable ASCII without spaces."),
+        ],
         metadata={"description": "Retrying with the same key returns the same request."},
     )
 

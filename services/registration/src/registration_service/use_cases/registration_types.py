@@ -14,10 +14,22 @@ from registration_service.domain.errors import InvalidInput
 _id_cache: dict[tuple[str, str, str], int] = {}
 
 
+class TypesMissing(Exception):
+    """Names in ``include`` that do not exist, asked for by a caller who may not create them."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
 def get_map(
-    session: Session, include: list[str] | None = None, category: str | None = None
+    session: Session,
+    include: list[str] | None = None,
+    category: str | None = None,
+    create_missing: bool = True,
 ) -> dict[str, RegistrationTypeRow]:
-    """The types of ``category`` keyed by name, creating any name in ``include`` that is missing.
+    """The types of ``category`` keyed by name, creating any name in ``include`` that is missing
+    (or raising :class:`TypesMissing` when ``create_missing`` is false).
 
     Without ``include``, every type of the category (or of every category) is returned.
     Including names without a category is an error: a type is unique only per category.
@@ -30,6 +42,9 @@ def get_map(
     if include:
         query = query.where(RegistrationTypeRow.name.in_(include))
     found = {row.name: row for row in session.scalars(query)}
+    missing = [name for name in dict.fromkeys(include or []) if name not in found]
+    if missing and not create_missing:
+        raise TypesMissing(missing)
     for name in include or []:
         if name not in found:
             found[name] = _create(session, name, category or "")
