@@ -2,6 +2,7 @@
 catalog endpoints, decides requests (gated on a profile saved in the profile service) and stops
 everything on Ctrl-C."""
 
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,20 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
             lambda response: response.status_code != 404,
         )
         assert (saved.status_code, saved.json()["complete"]) == (200, True)
+        # `curl -d` sends a form content type: refused, and the saved profile survives.
+        form = httpx.put(
+            f"{profile_url}/v1/programs/{pid}/students/42/profile",
+            headers=student | {"Content-Type": "application/x-www-form-urlencoded"},
+            content=json.dumps(complete_profile(first_name=None)),
+        )
+        assert (form.status_code, form.json()["error"]["code"]) == (415, "unsupported_media_type")
+        kept = httpx.get(f"{profile_url}/v1/programs/{pid}/students/42/profile", headers=student)
+        assert kept.json()["complete"] is True
+        # gunicorn's own request limits answer before the app does (README, "Bad input").
+        long_line = httpx.get(f"{base}/v1/programs?q={'x' * 9000}", headers=admin)
+        assert long_line.status_code == 414
+        many = admin | {f"X-Header-{i}": "1" for i in range(70)}
+        assert httpx.get(f"{base}/v1/programs", headers=many).status_code == 431
         section = created["sections"][0]["id"]
         decided = _retry_until(
             lambda: _await_decision(

@@ -28,6 +28,16 @@ DECISION_WORKERS = int(os.environ.get("DECISION_WORKERS", 2))
 # requests. The other services answer short requests: threads suffice.
 GEVENT = ["--worker-class", "gevent", "--worker-connections", "2000"]
 THREADS = ["--threads", "8", "--preload"]
+# gunicorn answers these itself, before the app, in plain text (not the JSON envelope):
+# a request line over 8,190 bytes is a 414, more than 64 headers or one over 8,190 bytes a 431.
+LIMITS = [
+    "--limit-request-line",
+    "8190",
+    "--limit-request-fields",
+    "64",
+    "--limit-request-field_size",
+    "8190",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Service:
             "--workers",
             "2",
             *self.server_model,
+            *LIMITS,
             "--graceful-timeout",
             "5",
             "--access-logfile",
