@@ -1,0 +1,199 @@
+"""Every operation of the three OpenAPI documents, tried with seven callers (issue 8).
+
+The operations come from each service's generated document, so a new endpoint is covered
+without anyone adding it here. Its expected answers come from the ``x-access`` policy the
+document carries, and the policies of the contract's own operations are pinned below, so a
+policy cannot drift from the contract unnoticed either.
+
+Authorization runs before validation, so a caller who may not act gets 401/403 whatever the
+body; one who may gets anything but 401/403 (a 404 for a program that does not exist is
+fine) and never a 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from service_apps import SECRET, SERVICES, make_app
+from servicekit.auth import issue_token
+
+OWN, OTHER = 42, 43
+METHODS = ("get", "put", "post", "patch", "delete")
+
+# The contract's operations and who may call them (CONTRACT.md, "Auth" and each service).
+CONTRACT_ACCESS = {
+    ("registration", "post", "/v1/programs"): "admin",
+    ("registration", "post", "/v1/programs/{program_id}/timeslots"): "admin",
+    ("registration", "post", "/v1/programs/{program_id}/classes"): "admin",
+    ("registration", "get", "/v1/programs/{program_id}/catalog"): "any_token",
+    ("registration", "get", "/v1/registration-types"): "any_token",
+    ("registration", "post", "/v1/programs/{program_id}/registration-requests"): "self_in_body",
+    ("registration", "get", "/v1/registration-requests/{request_id}"): "any_token",
+    ("registration", "get", "/v1/students/{student_id}/outcomes"): "self_or_admin",
+    ("registration", "get", "/v1/sections/{section_id}/students"): "admin",
+    ("registration", "get", "/v1/programs/{program_id}/students/{student_id}/sections"): (
+        "self_or_admin"
+    ),
+    ("registration", "get", "/v1/programs/{program_id}/students/{student_id}/classes"): (
+        "self_or_admin"
+    ),
+    ("registration", "get", "/v1/programs/{program_id}/students/{student_id}/priority"): (
+        "self_or_admin"
+    ),
+    ("profile", "get", "/v1/programs/{program_id}/students/{student_id}/profile"): "self_or_admin",
+    ("profile", "put", "/v1/programs/{program_id}/students/{student_id}/profile"): "self_or_admin",
+}
+
+
+def _unsigned(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _callers() -> dict[str, str | None]:
+    now = int(time.time())
+    return {
+        "no token": None,
+        "expired": jwt.encode(
+            {"sub": str(OWN), "role": "student", "exp": now - 60}, SECRET, algorithm="HS256"
+        ),
+        "wrong signature": issue_token("another-secret-0123456789abcdef0123456789", OWN, "admin"),
+        "alg none": _unsigned({"sub": "admin", "role": "admin", "exp": now + 600}),
+        "student, own id": issue_token(SECRET, OWN, "student"),
+        "student, other id": issue_token(SECRET, OTHER, "student"),
+        "admin": issue_token(SECRET, "admin", "admin"),
+    }
+
+
+CALLERS = list(_callers())
+UNAUTHENTICATED = {"no token", "expired", "wrong signature", "alg none"}
+
+
+def allowed(policy: str, caller: str) -> bool:
+    if caller in UNAUTHENTICATED:
+        return False
+    if caller == "admin" or policy == "any_token":
+        return True
+    return policy in ("self_or_admin", "self_in_body") and caller == "student, own id"
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory, redis_server) -> dict[str, Any]:
+    directory = tmp_path_factory.mktemp("matrix")
+    return {name: make_app(name, directory, redis_server.url).test_client() for name in SERVICES}
+
+
+@pytest.fixture(scope="module")
+def documents(clients) -> dict[str, dict]:
+    return {name: client.get("/openapi.json").json for name, client in clients.items()}
+
+
+def operations(documents: dict[str, dict]) -> list[tuple[str, str, str, dict, dict]]:
+    found = []
+    for service, document in documents.items():
+        for path, item in document["paths"].items():
+            for method in METHODS:
+                if method in item:
+                    found.append((service, method, path, item, document))
+    return found
+
+
+def example(schema: dict, document: dict, name: str = "") -> Any:
+    """The smallest value the schema allows; ``student_id`` is always the student's own."""
+    if "$ref" in schema:
+        schema = _resolve(document, schema["$ref"])
+    if name == "student_id":
+        return OWN
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        required = schema.get("required", [])
+        return {key: example(schema["properties"][key], document, key) for key in required}
+    if kind == "array":
+        return [example(schema["items"], document) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return False
+    if schema.get("format") == "date-time":
+        return "2026-12-05T09:00:00+00:00"
+    return "x" * max(1, schema.get("minLength", 1))
+
+
+def _resolve(document: dict, ref: str) -> dict:
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def build_request(method: str, path: str, item: dict, document: dict) -> dict[str, Any]:
+    operation = item[method]
+    parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+    url, query = path, {}
+    for parameter in parameters:
+        value = OWN if parameter["name"] == "student_id" else example(parameter["schema"], document)
+        if parameter["in"] == "path":
+            url = url.replace("{" + parameter["name"] + "}", str(value))
+        elif parameter["in"] == "query" and parameter.get("required"):
+            query[parameter["name"]] = "1" if parameter["name"].endswith("_ids") else value
+    request: dict[str, Any] = {"method": method.upper(), "path": url, "query_string": query}
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is not None:
+        request["json"] = example(body["schema"], document)
+    return request
+
+
+def test_every_operation_declares_its_access(documents):
+    missing = [
+        (service, method, path)
+        for service, method, path, item, _ in operations(documents)
+        if "x-access" not in item[method]
+    ]
+    assert not missing
+
+
+def test_the_contracts_operations_keep_the_contracts_access(documents):
+    found = {
+        (service, method, path): item[method].get("x-access")
+        for service, method, path, item, _ in operations(documents)
+    }
+    for key, policy in CONTRACT_ACCESS.items():
+        assert found.get(key) == policy, key
+
+
+def test_the_matrix(clients, documents):
+    """One row per operation, one column per caller; every cell as the policy says."""
+    tokens = _callers()
+    wrong: list[str] = []
+    cells = 0
+    for service, method, path, item, document in operations(documents):
+        policy = item[method]["x-access"]
+        request = build_request(method, path, item, document)
+        for caller in CALLERS:
+            token = tokens[caller]
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if caller == "student, other id":  # acting on student 42's path or body
+                headers = {"Authorization": f"Bearer {tokens['student, other id']}"}
+            response = clients[service].open(**request, headers=headers, buffered=False)
+            status = response.status_code
+            response.close()
+            cells += 1
+            if caller in UNAUTHENTICATED:
+                ok = status == 401
+            elif allowed(policy, caller):
+                ok = status not in (401, 403) and status < 500
+            else:
+                ok = status == 403
+            if not ok:
+                wrong.append(f"{service} {method.upper()} {path} as {caller}: {status}")
+    assert not wrong, "\n".join(wrong)
+    assert cells >= 7 * len(CONTRACT_ACCESS)
