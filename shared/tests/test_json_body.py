@@ -44,3 +44,17 @@ def test_lone_surrogates_are_named_by_their_path():
 
 def test_paired_surrogates_are_ordinary_text():
     assert parse_json_body(b'{"emoji": "\\ud83d\\ude00"}') == {"emoji": "\U0001f600"}
+
+
+def test_the_id_pattern_matches_exactly_the_ids():
+    import re
+
+    from servicekit.schema_fields import ID_PATTERN, MAX_ID
+
+    pattern = re.compile(f"^{ID_PATTERN}$")
+    for n in (1, 9, 10, 999_999_999, 1_000_000_000, 2_147_483_639, MAX_ID):
+        assert pattern.match(str(n)), n
+    for text in ("0", "01", "-1", str(MAX_ID + 1), "2147483650", "9999999999", "1" * 11, ""):
+        assert not pattern.match(text), text
+    for n in range(2_147_483_000, MAX_ID + 200):
+        assert bool(pattern.match(str(n))) == (n <= MAX_ID), n

@@ -34,6 +34,8 @@ def install_auth(
     def _authorize() -> None:
         if request.endpoint is None or request.endpoint in public:
             return  # unknown routes answer 404; public ones need no token
+        if request.method == "OPTIONS":
+            return  # Flask's automatic answer: the Allow header, nothing else
         principal = verifier.verify_header(request.headers.get("Authorization"))
         g.principal = principal
         policy = operation_access()

@@ -29,6 +29,14 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+# 1..2,147,483,647 as a regular expression, for ids inside strings (comma-separated queries).
+ID_PATTERN = (
+    r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+    r"|21474836[0-3][0-9]|214748364[0-7])"
+)
+
+
 def id_range() -> validate.Range:
     return validate.Range(min=1, max=MAX_ID, error="Must be an id from {min} to {max}.")
 

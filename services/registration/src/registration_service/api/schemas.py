@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
-from servicekit.schema_fields import BoundedDateTime, Id, Int, StrictSchema, Text, id_range
+from servicekit.schema_fields import (
+    ID_PATTERN,
+    BoundedDateTime,
+    Id,
+    Int,
+    StrictSchema,
+    Text,
+    id_range,
+)
 
 from registration_service.api.fields import CommaSeparated
 
@@ -154,7 +162,7 @@ class StudentSectionsQuerySchema(StrictSchema):
 class PriorityQuerySchema(StrictSchema):
     timeslot_ids = CommaSeparated(
         fields.Integer(validate=id_range()),
-        item_pattern=r"[1-9][0-9]{0,9}",
+        item_pattern=ID_PATTERN,
         max_items=50,
         required=True,
     )
