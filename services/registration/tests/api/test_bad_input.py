@@ -213,7 +213,7 @@ def test_a_student_request_for_another_student_is_403_even_when_invalid(client, 
 
 
 def test_unknown_request_ids_answer_a_snake_case_code(client):
-    response = client.get("/v1/registration-requests/nope", headers=ADMIN)
+    response = client.get(f"/v1/registration-requests/{'f' * 32}", headers=ADMIN)
     assert response.status_code == 404
     assert response.json["error"]["code"] == "registration_request_not_found"
 

@@ -58,7 +58,7 @@ class RegistrationRequests(MethodView):
         return {"id": submitted.id, "status": submitted.status}
 
 
-@blp.route("/registration-requests/<request_id>")
+@blp.route("/registration-requests/<string(length=32):request_id>")
 class RegistrationRequest(MethodView):
     @blp.access(Access.ANY_TOKEN)
     @blp.response(200, schemas.RequestSchema)
