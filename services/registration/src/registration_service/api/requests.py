@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import redis
-from flask import Response, current_app, request
+from flask import Response, current_app
 from flask.views import MethodView
 from servicekit.errors import ApiError
 from servicekit.events import ENVELOPE_FIELD
@@ -72,6 +72,7 @@ class RegistrationRequest(MethodView):
 
 @blp.route("/students/<id:student_id>/outcomes")
 class StudentOutcomes(MethodView):
+    @blp.arguments(schemas.OutcomeStreamHeaderSchema, location="headers")
     @blp.arguments(schemas.OutcomeStreamQuerySchema, location="query")
     @blp.response(
         200,
@@ -79,9 +80,9 @@ class StudentOutcomes(MethodView):
         description="Server-Sent Events: one `outcome` event per decided request.",
     )
     @blp.access(Access.SELF_OR_ADMIN)
-    def get(self, query: dict, student_id: int) -> Response:
+    def get(self, headers: dict, query: dict, student_id: int) -> Response:
         """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
-        start = request.headers.get("Last-Event-ID") or query["last_event_id"] or "0"
+        start = headers["last_event_id"] or query["last_event_id"] or "0"
         client = current_app.extensions["registration.redis"]
         stream = requests.student_stream(student_id)
         return Response(

@@ -253,14 +253,27 @@ class RequestSchema(Schema):
     decided_at = fields.AwareDateTime(allow_none=True)
 
 
+STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
+
+
+class OutcomeStreamHeaderSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    last_event_id = fields.String(
+        data_key="Last-Event-ID",
+        load_default=None,
+        validate=validate.Regexp(STREAM_ID, error="Must be a stream id such as 1700000000000-0."),
+        metadata={"description": "Sent by EventSource when it reconnects: resume after it."},
+    )
+
+
 class OutcomeStreamQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     last_event_id = fields.String(
         load_default=None,
-        validate=validate.Regexp(
-            r"^\d+-\d+$", error="Must be a stream id such as 1700000000000-0."
-        ),
+        validate=validate.Regexp(STREAM_ID, error="Must be a stream id such as 1700000000000-0."),
         metadata={"description": "Resume after this event (the Last-Event-ID header wins)."},
     )
