@@ -217,10 +217,14 @@ class RequestInSchema(StrictSchema):
             raise ValidationError("Only allowed when action is 'enroll'.", field_name="waitlist")
 
 
-class IdempotencyHeaderSchema(Schema):
+class HeaderSchema(Schema):
+    """Requests carry many headers a schema does not name: those are ignored, not refused."""
+
     class Meta:
         unknown = EXCLUDE
 
+
+class IdempotencyHeaderSchema(HeaderSchema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         load_default=None,
@@ -256,10 +260,7 @@ class RequestSchema(Schema):
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"
 
 
-class OutcomeStreamHeaderSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class OutcomeStreamHeaderSchema(HeaderSchema):
     last_event_id = fields.String(
         data_key="Last-Event-ID",
         load_default=None,
