@@ -43,6 +43,8 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 RETRIES = 3
+# Read back from the server into rush.json: the figures are for durable commits.
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method")
 SECRET = "bench-secret-0123456789abcdef0123456789"
 T0 = "2026-12-05T09:00:00+00:00"
 
@@ -378,7 +380,9 @@ def main() -> None:
         f"{args.connections} connections, {args.workers} decision workers",
         flush=True,
     )
-    postgres = PostgresServer().start()
+    postgres = PostgresServer(durable=True).start()  # as production commits: fsync and all
+    server_settings = postgres.settings(*DURABILITY_SETTINGS)
+    print(f"postgres: {server_settings}", flush=True)
     results, timelines, errors = {}, {}, {}
     try:
         for name in args.phases.split(","):
@@ -387,7 +391,7 @@ def main() -> None:
             )
     finally:
         postgres.stop()
-    report(results, timelines, errors, args)
+    report(results, timelines, errors, args, server_settings)
 
 
 def run_one(
@@ -522,9 +526,18 @@ def make_stack(
 
 
 def report(
-    results: dict[str, dict], timelines: dict, errors: dict, args: argparse.Namespace
+    results: dict[str, dict],
+    timelines: dict,
+    errors: dict,
+    args: argparse.Namespace,
+    server_settings: dict[str, str],
 ) -> None:
-    document = {"args": vars(args), "results": results, "transport_errors": errors}
+    document = {
+        "args": vars(args),
+        "postgres": server_settings,
+        "results": results,
+        "transport_errors": errors,
+    }
     (RESULTS / "rush.json").write_text(json.dumps(document | {"timelines": timelines}, indent=2))
     write_png(timelines, RESULTS / "rush.png")
     keys = list(next(iter(results.values())))

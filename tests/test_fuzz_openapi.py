@@ -153,6 +153,7 @@ def test_each_service_got_its_share_of_cases():
     if sum(CASES.values()) == 0:
         pytest.skip("the fuzz test did not run")
     titles = {APPS[s].config["API_TITLE"]: s for s in FUZZED}
+    print(f"fuzz cases sent per service: {dict(CASES)}")  # shown with pytest -s
     assert {titles[t]: n >= 2 * CASES_PER_ROLE for t, n in CASES.items()} == dict.fromkeys(
         FUZZED, True
     ), f"cases per service: {dict(CASES)}"

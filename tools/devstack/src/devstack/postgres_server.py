@@ -152,7 +152,12 @@ def _server_user() -> pwd.struct_passwd | None:
 
 
 class PostgresServer:
-    def __init__(self, base_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, base_dir: Path | None = None, port: int | None = None, durable: bool = False
+    ) -> None:
+        """``durable``: fsync, synchronous commit and full-page writes on, as in production
+        (benchmarks); off by default, since a test server's data is thrown away."""
+        self.durable = durable
         self.bin_dir = postgres_bin_dir()  # first: if it fails, no temporary directory is left
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="devstack-pg-"))
         self.data_dir = self.base_dir / "data"
@@ -191,10 +196,14 @@ class PostgresServer:
             "--no-sync",
             "--locale=C",
         )
+        durability = (
+            ""
+            if self.durable
+            else ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+        )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=400 -c shared_buffers=256MB"
+            f"{durability}-c max_connections=400 -c shared_buffers=256MB"
         )
         self._run(
             str(self.bin_dir / "pg_ctl"),
@@ -210,6 +219,15 @@ class PostgresServer:
             "start",
         )
         return self
+
+    def settings(self, *names: str) -> dict[str, str]:
+        """The server's own values of ``names`` (``SHOW``), to record what was measured."""
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
+            return {name: connection.execute(f"SHOW {name}").fetchone()[0] for name in names}
 
     def create_database(self, name: str) -> str:
         import psycopg
