@@ -3,7 +3,7 @@
 import pytest
 import redis
 from servicekit.db import make_engine
-from servicekit.events import Event, StreamConsumer, StreamPublisher
+from servicekit.events import ENVELOPE_FIELD, Event, StreamConsumer, StreamPublisher
 from servicekit.outbox import add_to_outbox, define_outbox_table, relay_outbox
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
@@ -105,3 +105,14 @@ def test_apply_once_applies_each_event_id_once(tmp_path):
     with Session(engine) as session, session.begin():
         assert apply_once(session, Applied, "e1") is False
         assert apply_once(session, Applied, "e2") is True
+
+
+def test_publish_many_appends_in_order_in_one_round_trip(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete("many.a", "many.b")
+    entries = [("many.a", '{"n": 1}'), ("many.b", '{"n": 2}'), ("many.a", '{"n": 3}')]
+    ids = StreamPublisher(client).publish_many(entries)
+    assert len(ids) == 3 and ids[0] < ids[2]
+    bodies = [fields[ENVELOPE_FIELD.encode()] for _, fields in client.xrange("many.a")]
+    assert bodies == [b'{"n": 1}', b'{"n": 3}']
+    assert client.xlen("many.b") == 1

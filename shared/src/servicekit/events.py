@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,15 @@ class StreamPublisher:
             stream, {ENVELOPE_FIELD: event_json}, maxlen=self._max_length, approximate=True
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def publish_many(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        """Append ``(stream, event_json)`` pairs in order, in one round trip (a pipeline)."""
+        pipeline = self._client.pipeline(transaction=False)
+        for stream, event_json in entries:
+            pipeline.xadd(
+                stream, {ENVELOPE_FIELD: event_json}, maxlen=self._max_length, approximate=True
+            )
+        return [e.decode() if isinstance(e, bytes) else str(e) for e in pipeline.execute()]
 
 
 Handler = Callable[[Event], None]
