@@ -12,6 +12,7 @@ access and errors are covered by the authorization matrix and its own tests).
 
 from __future__ import annotations
 
+import atexit
 import math
 import shutil
 import tempfile
@@ -33,8 +34,10 @@ pytestmark = pytest.mark.slow
 
 CASES_PER_ROLE = 1_000
 SEED = 20261129
-TOKENS = {"admin": issue_token(SECRET, "admin", "admin", 7200), "student": "set below"}
-TOKENS["student"] = issue_token(SECRET, 1, "student", 7200)
+TOKENS = {
+    "admin": issue_token(SECRET, "admin", "admin", 7200),
+    "student": issue_token(SECRET, 1, "student", 7200),
+}
 STREAMING = "GET /v1/students/{student_id}/outcomes"
 
 # Operations whose rules reach beyond what OpenAPI can say (each is named in the operation's
@@ -106,6 +109,7 @@ def _seed(service: str, app) -> None:
 # name is started on that port by the ``redis`` fixture before any case is sent.
 REDIS_PORT = free_port()
 WORK = Path(tempfile.mkdtemp(prefix="fuzz-openapi-"))
+atexit.register(shutil.rmtree, WORK, True)  # also when the fuzz is deselected (make test-fast)
 APPS = {
     service: make_app(service, WORK, f"redis://127.0.0.1:{REDIS_PORT}/0") for service in SERVICES
 }
@@ -135,7 +139,6 @@ def redis():
         _seed(service, APPS[service])
     yield server
     server.stop()
-    shutil.rmtree(WORK, ignore_errors=True)
 
 
 @pytest.mark.timeout(240)

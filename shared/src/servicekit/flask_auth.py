@@ -54,12 +54,6 @@ def current_principal() -> Principal:
     return principal
 
 
-def require_admin() -> Principal:
-    principal = current_principal()
-    principal.ensure_admin()
-    return principal
-
-
 def require_self_or_admin(student_id: int) -> Principal:
     principal = current_principal()
     principal.ensure_can_act_for(student_id)

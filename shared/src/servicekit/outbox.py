@@ -87,7 +87,6 @@ def relay_outbox(engine: Engine, table: Table, publisher: StreamPublisher, batch
         rows = connection.execute(query).all()
         if rows:
             publisher.publish_many([(row.stream, row.body) for row in rows])
-        if rows:
             connection.execute(
                 update(table)
                 .where(table.c.id.in_([row.id for row in rows]))

@@ -72,6 +72,7 @@ class RegistrationRequest(MethodView):
 
 @blp.route("/students/<id:student_id>/outcomes")
 class StudentOutcomes(MethodView):
+    @blp.access(Access.SELF_OR_ADMIN)
     @blp.arguments(schemas.OutcomeStreamHeaderSchema, location="headers")
     @blp.arguments(schemas.OutcomeStreamQuerySchema, location="query")
     @blp.response(
@@ -79,7 +80,6 @@ class StudentOutcomes(MethodView):
         content_type="text/event-stream",
         description="Server-Sent Events: one `outcome` event per decided request.",
     )
-    @blp.access(Access.SELF_OR_ADMIN)
     def get(self, headers: dict, query: dict, student_id: int) -> Response:
         """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
         start = headers["last_event_id"] or query["last_event_id"] or "0"

@@ -23,7 +23,6 @@ NAME = validate.Regexp(
     f"^{NAME_PATTERN}$",
     error="Must start with a letter and use at most 64 letters, digits, spaces or _/.-",
 )
-GRADE_RANGE_RULE = "grade_max must be at least grade_min."
 MAX_CAPACITY = 100_000
 
 

@@ -45,9 +45,8 @@ def get_map(
     missing = [name for name in dict.fromkeys(include or []) if name not in found]
     if missing and not create_missing:
         raise TypesMissing(missing)
-    for name in include or []:
-        if name not in found:
-            found[name] = _create(session, name, category or "")
+    for name in missing:
+        found[name] = _create(session, name, category or "")
     return found
 
 
