@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from servicekit.auth import AuthError
@@ -148,6 +149,17 @@ def _handle_auth_error(exc: AuthError) -> Response:
     return response
 
 
+def _handle_database_unavailable(exc: OperationalError) -> Response:
+    """The database went away (restart, failover, dropped connection): the pool has discarded
+    the connection, and the same request will most likely succeed in a moment."""
+    log.warning("database unavailable: %s", exc.orig)
+    response = error_response(
+        503, "database_unavailable", "The database is unavailable; try again in a moment."
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(
@@ -160,4 +172,5 @@ def install_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(AuthError, _handle_auth_error)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -49,26 +50,28 @@ def define_outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
     )
 
 
+def outbox_rows(streams: str | Sequence[str], event: Event) -> list[dict[str, Any]]:
+    """The outbox rows for one event on one stream or several, for a batch's ``executemany``."""
+    created_at = datetime.now(UTC)
+    body = event.to_json()
+    return [
+        {
+            "event_id": event.event_id,
+            "stream": stream,
+            "event_type": event.event_type,
+            "body": body,
+            "created_at": created_at,
+        }
+        for stream in ([streams] if isinstance(streams, str) else streams)
+    ]
+
+
 def add_to_outbox(
     session: Session, table: Table, streams: str | Sequence[str], event: Event
 ) -> None:
     """Stage an event for one stream or several (one statement) in the caller's transaction;
     it is published only if that commits."""
-    created_at = datetime.now(UTC)
-    body = event.to_json()
-    session.execute(
-        table.insert(),
-        [
-            {
-                "event_id": event.event_id,
-                "stream": stream,
-                "event_type": event.event_type,
-                "body": body,
-                "created_at": created_at,
-            }
-            for stream in ([streams] if isinstance(streams, str) else streams)
-        ],
-    )
+    session.execute(table.insert(), outbox_rows(streams, event))
 
 
 def relay_outbox(engine: Engine, table: Table, publisher: StreamPublisher, batch: int = 200) -> int:

@@ -14,7 +14,12 @@ class RegistrationSettings(ServiceSettings):
     # Connections per process: a gevent web process serves many requests at once.
     db_pool_size: int = 10
     db_max_overflow: int = 20
-    # The sweeper re-sends a request still queued this long after it was last sent.
+    # A partition's drainer decides up to this many requests per transaction, and drains at most
+    # this many batches per doorbell before ringing again (so a worker's other partitions get
+    # their turn during a long rush).
+    decision_batch_size: int = 200
+    drain_batches_per_doorbell: int = 5
+    # The sweeper rings the partition of a request still queued this long after it was stored.
     requeue_after_seconds: float = 30.0
     sweep_interval_seconds: float = 2.0
 

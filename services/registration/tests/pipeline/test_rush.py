@@ -11,13 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from devstack.pipeline import post_request, wait_until_decided
+from devstack.pipeline import post_request, wait_for_a_lock_wait, wait_until_decided
 from registration_service.adapters.models import (
     RegistrationRequestRow,
     SectionRow,
     StudentRegistrationRow,
+    outbox,
 )
 from registration_service.use_cases import requests
+from registration_service.use_cases.outcomes import OUTCOMES_STREAM
 from registration_testkit import SECRET, CatalogBuilder
 from servicekit.auth import issue_token
 from sqlalchemy import func, select
@@ -170,6 +172,41 @@ def test_a_worker_killed_mid_burst_loses_nothing(stack, sessions, engine):
         assert seats_held(sessions, section) == (10, 10)
 
 
+def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_decided(
+    stack, sessions, engine
+):
+    """The batch's transaction dies with its worker: the next drain decides every request
+    exactly once, and the section's seats still go in commit order."""
+    students = range(5500, 5530)
+    program, (section,) = setup_catalog(sessions, students, [10])
+    index = (section % stack.partitions) % stack.worker_count  # the worker draining it
+    stack.kill_worker(index)
+    ids = []
+    for student in students:  # one by one: the commit order is the order sent
+        body = {"student_id": student, "action": "enroll", "section_id": section}
+        ids.append(burst(stack, program, [body])[0].json()["id"])
+    with sessions() as blocker:
+        blocker.begin()  # hold the section so the next batch stops halfway, in its transaction
+        blocker.execute(select(SectionRow).where(SectionRow.id == section).with_for_update())
+        stack.start_worker(index)
+        wait_for_a_lock_wait(engine)  # the drainer has read its batch and waits on the section
+        stack.kill_worker(index)
+        blocker.rollback()
+    stack.start_worker(index)
+    wait_until_decided(engine, timeout=60)
+    decided = outcomes(sessions, ids)
+    assert [decided[i][0] for i in ids] == ["accepted"] * 10 + ["rejected"] * 20
+    assert seats_held(sessions, section) == (10, 10)
+    with sessions() as session:
+        published = Counter(
+            json.loads(body)["payload"]["id"]
+            for body in session.scalars(
+                select(outbox.c.body).where(outbox.c.stream == OUTCOMES_STREAM)
+            )
+        )
+    assert [published[i] for i in ids] == [1] * len(ids)  # one outcome each, never two
+
+
 def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions, engine):
     students = range(6000, 6150)
     program, sections = setup_catalog(sessions, students, [15, 15, 15])
@@ -280,11 +317,12 @@ def test_a_request_whose_message_never_reached_the_broker_is_swept_and_decided(
 ):
     program, (section,) = setup_catalog(sessions, [9001], [5])
     with sessions() as session, session.begin():  # committed, but no task was ever sent
-        row, _ = requests.submit(
+        row = requests.submit(
             session,
             requests.NewRequest(
                 program_id=program, student_id=9001, action="enroll", section_id=section
             ),
+            partitions=stack.partitions,
         )
         request_id = row.id
     wait_until_decided(engine, timeout=30)

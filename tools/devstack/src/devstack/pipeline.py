@@ -163,6 +163,18 @@ def wait_until_decided(engine: Engine, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+def wait_for_a_lock_wait(engine: Engine, timeout: float = 30) -> None:
+    """Until some PostgreSQL backend is blocked on a lock (one a test holds on purpose)."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(query).scalar_one():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no backend waited on a lock within {timeout:.0f}s")
+
+
 def post_request(
     client: httpx.Client, program_id: int, token: str, body: dict, key: str | None = None
 ) -> httpx.Response:

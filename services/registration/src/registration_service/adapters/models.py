@@ -225,14 +225,24 @@ outbox = define_outbox_table(Base.metadata)
 class RegistrationRequestRow(Base):
     """A student's request, persisted before the 202 so that it ends in exactly one outcome.
 
-    ``enqueued_at`` is when its decision task was last sent; the sweeper sends it again when a
-    request stays ``queued`` too long (the broker may lose a message, the system may not).
+    ``decision_partition`` is the queue its section's decisions drain through; a drainer takes
+    the partition's queued rows in commit order. ``enqueued_at`` is when it was stored or last
+    swept; the sweeper rings the partition again when a request stays ``queued`` too long (the
+    broker may lose a message, the system may not).
     """
 
     __tablename__ = "registration_requests"
     __table_args__ = (
         UniqueConstraint("student_id", "idempotency_key"),
         Index("ix_registration_requests_queued", "status", "enqueued_at"),
+        Index(
+            "ix_registration_requests_partition_queue",
+            "decision_partition",
+            "created_at",
+            "id",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -242,6 +252,7 @@ class RegistrationRequestRow(Base):
     section_id: Mapped[int]
     from_section_id: Mapped[int | None]
     waitlist: Mapped[bool] = mapped_column(default=False)
+    decision_partition: Mapped[int] = mapped_column(default=0, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10), default="queued")
     reason: Mapped[str | None] = mapped_column(String(40))

@@ -10,7 +10,8 @@ from servicekit.flask_db import install_sessions
 from registration_service.adapters.db import make_session_factory
 from registration_service.api import catalog, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
-from registration_service.messaging import make_celery
+from registration_service.intake import RequestIntake
+from registration_service.messaging import Doorbells, make_celery
 from registration_service.settings import RegistrationSettings, get_settings
 
 
@@ -20,14 +21,19 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,  # no round trip per checkout; a dropped connection is retried
     )
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
 
     app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)
     install_sessions(app, sessions)
     app.extensions["registration.settings"] = settings
-    app.extensions["registration.celery"] = make_celery(settings)
-    app.extensions["registration.redis"] = redis.Redis.from_url(settings.redis_url)
+    streams = redis.Redis.from_url(settings.redis_url)  # outcome streams block: no timeout
+    doorbells = Doorbells(make_celery(settings), redis_client, settings)
+    app.extensions["registration.redis"] = streams
+    app.extensions["registration.intake"] = RequestIntake(
+        sessions, doorbells, settings.decision_partitions
+    )
     for blueprint in (catalog.blp, registration_types.blp, queries.blp, requests.blp):
         api.register_blueprint(blueprint)
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)

@@ -16,8 +16,8 @@ from servicekit.flask_auth import current_principal, require_self_or_admin
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
-from registration_service.messaging import send_decision
-from registration_service.use_cases import requests
+from registration_service.intake import RequestIntake, StorageUnavailable
+from registration_service.use_cases import outcomes, requests
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,18 @@ class RegistrationRequests(MethodView):
     @blp.arguments(schemas.IdempotencyHeaderSchema, location="headers")
     @blp.arguments(schemas.RequestInSchema)
     @blp.response(202, schemas.RequestAcceptedSchema)
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def post(self, headers: dict, body: dict, program_id: int) -> dict:
         """Accept a request: 202 once it is stored; its decision follows asynchronously."""
+        # Requests arriving together are stored together (one commit). A 503 means this one was
+        # not stored, and a retry with the same Idempotency-Key is safe.
         require_self_or_admin(body["student_id"])
         new = requests.NewRequest(
             program_id=program_id, idempotency_key=headers["idempotency_key"], **body
         )
+        intake: RequestIntake = current_app.extensions["registration.intake"]
         try:
-            with transaction() as session:
-                submitted, created = requests.submit(session, new)
+            submitted = intake.submit(new)
         except requests.IdempotencyKeyReused as exc:
             raise ApiError(
                 422,
@@ -48,13 +51,12 @@ class RegistrationRequests(MethodView):
                 "This Idempotency-Key was used for a different request; use a new key.",
                 {"Idempotency-Key": ["Already used for a different request."]},
             ) from exc
-        if created:
-            send_decision(
-                current_app.extensions["registration.celery"],
-                current_app.extensions["registration.settings"],
-                submitted.id,
-                submitted.section_id,
-            )
+        except StorageUnavailable as exc:
+            raise ApiError(
+                503,
+                "storage_unavailable",
+                "The request was not stored; retry it with the same Idempotency-Key.",
+            ) from exc
         return {"id": submitted.id, "status": submitted.status}
 
 
@@ -84,7 +86,7 @@ class StudentOutcomes(MethodView):
         """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
         start = headers["last_event_id"] or query["last_event_id"] or "0"
         client = current_app.extensions["registration.redis"]
-        stream = requests.student_stream(student_id)
+        stream = outcomes.student_stream(student_id)
         return Response(
             _events(client, stream, start),
             mimetype="text/event-stream",

@@ -71,6 +71,11 @@ class Student:
     holdings: tuple[Holding, ...] = field(default_factory=tuple)
 
 
+def decision_partition(section_id: int, partitions: int) -> int:
+    """All decisions for one section go through one partition, so they run one after another."""
+    return section_id % partitions
+
+
 def is_valid(start: datetime, end: datetime | None, when: datetime) -> bool:
     """A registration is valid at ``when`` if start ≤ when ≤ end; no end means open-ended."""
     return start <= when and (end is None or when <= end)

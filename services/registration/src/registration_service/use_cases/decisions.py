@@ -103,6 +103,7 @@ def enroll(
     def attempt() -> Outcome:
         program = load_program(session, program_id)
         section = load_section(session, section_id)
+        seats.lock_membership(session, program_id, student_id)
         student = load_student(session, program_id, student_id)
         decision = check_enroll(program, section, student, when, waitlist=waitlist)
         if not decision.accepted:

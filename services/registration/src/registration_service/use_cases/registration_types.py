@@ -52,7 +52,7 @@ def get_map(
 
 def get_cached(session: Session, name: str, category: str) -> int:
     """The id of a type, created on first use and remembered for the life of the process."""
-    key = (str(session.get_bind().url), name, category)
+    key = (str(session.get_bind().engine.url), name, category)
     if key in _id_cache:
         return _id_cache[key]
     existing = session.scalar(

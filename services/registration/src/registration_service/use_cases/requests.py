@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from registration_service.adapters.models import RegistrationRequestRow, outbox
+from registration_service.adapters.models import RegistrationRequestRow, SectionRow, outbox
 from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.domain.model import decision_partition
 from registration_service.domain.reasons import Reason, message_for
-from registration_service.use_cases.catalog import PRODUCER, get_program, get_section
+from registration_service.use_cases.catalog import PRODUCER, get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
+from registration_service.use_cases.outcomes import (
+    OUTCOME_EVENT,
+    OUTCOMES_STREAM,
+    PROMOTED_EVENT,
+    outcome_payload,
+    student_stream,
+)
 
-OUTCOME_EVENT = "registration.outcome.decided.v1"
-PROMOTED_EVENT = "registration.waitlist.promoted.v1"
-OUTCOMES_STREAM = "registration.outcomes"
-
-
-def student_stream(student_id: int) -> str:
-    """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
-    return f"registration.outcomes.student.{student_id}"
+# (database, section) -> program. A section never moves to another program, so a program once
+# read stays right; the rush path then validates sections without a round trip.
+_section_programs: dict[tuple[str, int], int] = {}
 
 
 class IdempotencyKeyReused(Exception):
@@ -42,6 +45,8 @@ class NewRequest:
     from_section_id: int | None = None
     waitlist: bool = False
     idempotency_key: str | None = None
+    # When the web received it: requests stored together keep their order of arrival.
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def same_as(self, row: RegistrationRequestRow) -> bool:
         return (row.program_id, row.action, row.section_id, row.from_section_id, row.waitlist) == (
@@ -55,81 +60,146 @@ class NewRequest:
 
 @dataclass(frozen=True)
 class Submitted:
-    """What the 202 needs: the request's id and current status, and where to send it."""
+    """What the 202 needs: the request's id and status, and whether this call stored it (False:
+    an idempotent replay, whose status may already be final)."""
 
     id: str
     status: str
     section_id: int
+    partition: int
+    created: bool = True
 
     @classmethod
-    def of(cls, row: RegistrationRequestRow) -> Submitted:
-        return cls(row.id, row.status, row.section_id)
+    def replay(cls, row: RegistrationRequestRow) -> Submitted:
+        return cls(row.id, row.status, row.section_id, row.decision_partition, created=False)
 
 
-def submit(session: Session, new: NewRequest) -> tuple[Submitted, bool]:
-    """Persist a queued request; returns it and whether it is new (False: an idempotent replay,
-    whose status may already be final).
-
-    On the rush path this is one lookup and one ``INSERT ... ON CONFLICT DO NOTHING``: the unique
-    (student, key) index, not a prior read, decides whether the key was seen before.
-    """
-    try:
-        _check_sections(session, new)
-    except (NotFound, InvalidInput):
-        # A replay still gets its original request, even if its section went away since.
-        existing = _by_key(session, new.student_id, new.idempotency_key)
-        if existing is None:
-            raise
-        return Submitted.of(_replayed(existing, new)), False
-    now = datetime.now(UTC)
-    values = {**new.__dict__, "id": uuid.uuid4().hex, "status": "queued"}
-    values |= {"created_at": now, "enqueued_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert(RegistrationRequestRow)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["student_id", "idempotency_key"])
-        .returning(RegistrationRequestRow.id)
-    ).scalar_one_or_none()
-    if inserted is None:  # the key was used before (or concurrently, and that one won)
-        existing = _by_key(session, new.student_id, new.idempotency_key)
-        assert existing is not None, "a conflict implies a row with this key"
-        return Submitted.of(_replayed(existing, new)), False
-    return Submitted(values["id"], "queued", new.section_id), True
-
-
-def _by_key(session: Session, student_id: int, key: str | None) -> RegistrationRequestRow | None:
-    if key is None:
-        return None
-    return session.scalars(
-        select(RegistrationRequestRow).where(
-            RegistrationRequestRow.student_id == student_id,
-            RegistrationRequestRow.idempotency_key == key,
-        )
-    ).one_or_none()
-
-
-def _replayed(existing: RegistrationRequestRow, new: NewRequest) -> RegistrationRequestRow:
-    if not new.same_as(existing):
-        raise IdempotencyKeyReused(new.idempotency_key)
-    return existing
-
-
-def _check_sections(session: Session, new: NewRequest) -> None:
-    """Unknown program or section: 404; a section of another program: 422."""
-    for field, section_id in (
+def check_sections(session: Session, new: NewRequest) -> None:
+    """Unknown program or section: 404; a section of another program: 422. Known sections are
+    remembered, so on the rush path this costs no round trip."""
+    database = str(session.get_bind().engine.url)
+    for field_name, section_id in (
         ("section_id", new.section_id),
         ("from_section_id", new.from_section_id),
     ):
         if section_id is None:
             continue
-        section = get_section(session, section_id)
-        if section.program_id != new.program_id:
+        program_id = _section_programs.get((database, section_id))
+        if program_id is None:
+            program_id = session.scalar(
+                select(SectionRow.program_id).where(SectionRow.id == section_id)
+            )
+            if program_id is None:
+                raise NotFound("section", section_id)
+            _section_programs[database, section_id] = program_id
+        if program_id != new.program_id:
             get_program(session, new.program_id)  # only now: a section implies its program
             raise InvalidInput(
-                {field: [f"Section {section_id} is not in program {new.program_id}."]}
+                {field_name: [f"Section {section_id} is not in program {new.program_id}."]}
             )
+
+
+def submit(session: Session, new: NewRequest, *, partitions: int) -> Submitted:
+    """Validate and persist one queued request (see :func:`submit_many`)."""
+    try:
+        check_sections(session, new)
+    except (NotFound, InvalidInput):
+        replayed = replay(session, new)
+        if replayed is None:
+            raise
+        return replayed
+    (result,) = submit_many(session, [new], partitions=partitions)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def replay(session: Session, new: NewRequest) -> Submitted | None:
+    """The request stored earlier under this key, if any; a replay still gets its original
+    request even if its section went away since."""
+    if new.idempotency_key is None:
+        return None
+    existing = session.scalars(
+        select(RegistrationRequestRow).where(
+            RegistrationRequestRow.student_id == new.student_id,
+            RegistrationRequestRow.idempotency_key == new.idempotency_key,
+        )
+    ).one_or_none()
+    if existing is None:
+        return None
+    if not new.same_as(existing):
+        raise IdempotencyKeyReused(new.idempotency_key)
+    return Submitted.replay(existing)
+
+
+def submit_many(
+    session: Session, news: list[NewRequest], *, partitions: int
+) -> list[Submitted | IdempotencyKeyReused]:
+    """Persist already validated requests with one multi-row insert, in the order given.
+
+    The unique (student, key) index, not a prior read, decides whether a key was seen before:
+    ``INSERT ... ON CONFLICT DO NOTHING`` skips a replay, and one query then reads back the
+    requests stored earlier under the skipped keys. A key used for a different request gives
+    :class:`IdempotencyKeyReused` in that request's place; the others are stored regardless.
+    """
+    rows = [
+        {
+            "id": uuid.uuid4().hex,
+            "program_id": new.program_id,
+            "student_id": new.student_id,
+            "action": new.action,
+            "section_id": new.section_id,
+            "from_section_id": new.from_section_id,
+            "waitlist": new.waitlist,
+            "idempotency_key": new.idempotency_key,
+            "status": "queued",
+            "decision_partition": decision_partition(new.section_id, partitions),
+            "created_at": new.received_at,
+            "enqueued_at": new.received_at,
+        }
+        for new in news
+    ]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(RegistrationRequestRow)
+        .on_conflict_do_nothing(index_elements=["student_id", "idempotency_key"])
+        .returning(RegistrationRequestRow.id)
+    )
+    stored = set(session.scalars(statement, rows).all())
+    skipped = {
+        (new.student_id, new.idempotency_key)
+        for new, row in zip(news, rows, strict=True)
+        if row["id"] not in stored
+    }
+    earlier = _by_keys(session, skipped)
+    results: list[Submitted | IdempotencyKeyReused] = []
+    for new, row in zip(news, rows, strict=True):
+        if row["id"] in stored:
+            results.append(
+                Submitted(row["id"], "queued", new.section_id, row["decision_partition"])
+            )
+            continue
+        existing = earlier[new.student_id, new.idempotency_key]  # a conflict implies the row
+        if new.same_as(existing):
+            results.append(Submitted.replay(existing))
+        else:
+            results.append(IdempotencyKeyReused(new.idempotency_key))
+    return results
+
+
+def _by_keys(
+    session: Session, keys: set[tuple[int, str | None]]
+) -> dict[tuple[int, str | None], RegistrationRequestRow]:
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(RegistrationRequestRow).where(
+            tuple_(RegistrationRequestRow.student_id, RegistrationRequestRow.idempotency_key).in_(
+                sorted(keys, key=str)
+            )
+        )
+    )
+    return {(row.student_id, row.idempotency_key): row for row in rows}
 
 
 def get_request(session: Session, request_id: str) -> RegistrationRequestRow:
@@ -219,43 +289,26 @@ def _record(
         add_to_outbox(session, outbox, (OUTCOMES_STREAM, student_stream(student_id)), promoted)
 
 
-def outcome_payload(row: RegistrationRequestRow) -> dict:
-    return {
-        "id": row.id,
-        "program_id": row.program_id,
-        "student_id": row.student_id,
-        "action": row.action,
-        "section_id": row.section_id,
-        "from_section_id": row.from_section_id,
-        "status": row.status,
-        "reason": row.reason,
-        "message": row.message,
-        "verb": row.verb,
-        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-    }
+def stale_partitions(session: Session, older_than: timedelta, partitions: int) -> list[int]:
+    """Partitions holding a request still queued ``older_than`` after it was stored.
 
-
-def stale_requests(
-    session: Session, older_than: timedelta, limit: int = 1000
-) -> list[tuple[str, int]]:
-    """Requests still queued ``older_than`` after they were last sent: ``[(id, section_id)]``."""
+    First moves any queued request whose partition is not its section's (stored before
+    ``DECISION_PARTITIONS`` changed) to the right one, so no drainer ever misses it.
+    """
+    requests = RegistrationRequestRow
+    right = requests.section_id % partitions
+    session.execute(
+        update(requests)
+        .where(requests.status == "queued", requests.decision_partition != right)
+        .values(decision_partition=right)
+        .execution_options(synchronize_session=False)
+    )
     cutoff = datetime.now(UTC) - older_than
-    rows = session.execute(
-        select(RegistrationRequestRow.id, RegistrationRequestRow.section_id)
-        .where(
-            RegistrationRequestRow.status == "queued",
-            RegistrationRequestRow.enqueued_at < cutoff,
+    return list(
+        session.scalars(
+            select(requests.decision_partition)
+            .where(requests.status == "queued", requests.enqueued_at < cutoff)
+            .distinct()
+            .order_by(requests.decision_partition)
         )
-        .order_by(RegistrationRequestRow.created_at)
-        .limit(limit)
-    ).all()
-    return [(request_id, section_id) for request_id, section_id in rows]
-
-
-def mark_resent(session: Session, request_ids: list[str]) -> None:
-    if request_ids:
-        session.execute(
-            update(RegistrationRequestRow)
-            .where(RegistrationRequestRow.id.in_(request_ids))
-            .values(enqueued_at=datetime.now(UTC))
-        )
+    )

@@ -71,7 +71,20 @@ def join_program(session: Session, program_id: int, student_id: int) -> bool:
     return True
 
 
+def lock_membership(session: Session, program_id: int, student_id: int) -> None:
+    """Hold the student's place in the program, if they have one, until commit: a concurrent
+    drop of their last seat waits for this decision, then sees its seat and keeps the place."""
+    session.execute(
+        select(ProgramStudentRow.student_id)
+        .where(
+            ProgramStudentRow.program_id == program_id, ProgramStudentRow.student_id == student_id
+        )
+        .with_for_update()
+    ).all()
+
+
 def leave_program_if_seatless(session: Session, program_id: int, student_id: int) -> None:
+    lock_membership(session, program_id, student_id)  # then count seats others committed
     still_seated = session.scalar(
         select(
             exists().where(

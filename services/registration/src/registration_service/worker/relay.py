@@ -1,7 +1,7 @@
-"""The registration service's background process: publishes the outbox to Redis Streams,
-re-sends requests still queued after ``REQUEUE_AFTER_SECONDS`` (a message lost between commit and
-broker, or by the broker), and applies the profile service's events to the read model of
-complete profiles.
+"""The registration service's background process: publishes the outbox to Redis Streams, rings
+the partitions of requests still queued after ``REQUEUE_AFTER_SECONDS`` (a doorbell lost between
+commit and broker, or by the broker), and applies the profile service's events to the read model
+of complete profiles.
 
 Run one per deployment: ``python -m registration_service.worker.relay``.
 """
@@ -19,9 +19,9 @@ from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
 
 from registration_service.adapters.models import outbox
-from registration_service.messaging import decision_queue, send_decision
+from registration_service.messaging import decision_queue
 from registration_service.use_cases.profiles import PROFILES_STREAM, handle_profile_event
-from registration_service.use_cases.requests import mark_resent, stale_requests
+from registration_service.use_cases.requests import stale_partitions
 from registration_service.worker.resources import resources
 
 log = logging.getLogger(__name__)
@@ -30,30 +30,22 @@ CONSUMER_GROUP = "registration"
 
 
 def sweep_once() -> int:
-    """Re-send stale queued requests whose partition queue has drained.
+    """Ring each partition that still holds a stale queued request and whose queue has drained.
 
-    A request can wait in a long queue during a rush; while its queue still holds messages its
-    own message is most likely among them, so re-sending would only add duplicates. Once the
-    queue is empty and the request is still undecided, its message was lost.
+    During a rush a queue may hold a doorbell for a long time; while it does, that doorbell will
+    drain the partition, so ringing again would only add work. Once the queue is empty and the
+    request is still queued, its doorbell was lost (or never sent: the broker was down).
     """
     res = resources()
+    older_than = timedelta(seconds=res.settings.requeue_after_seconds)
     with res.sessions() as session, session.begin():
-        stale = stale_requests(session, timedelta(seconds=res.settings.requeue_after_seconds))
-        partitions = res.settings.decision_partitions
-        drained: dict[str, bool] = {}
-        lost = []
-        for request_id, section_id in stale:
-            queue = decision_queue(section_id, partitions)
-            if queue not in drained:
-                drained[queue] = res.redis.llen(queue) == 0
-            if drained[queue]:
-                lost.append((request_id, section_id))
-        mark_resent(session, [request_id for request_id, _ in lost])
-    for request_id, section_id in lost:
-        send_decision(res.celery, res.settings, request_id, section_id)
-    if lost:
-        log.warning("re-sent %d requests still queued", len(lost))
-    return len(lost)
+        stale = stale_partitions(session, older_than, res.settings.decision_partitions)
+    silent = [p for p in stale if res.redis.llen(decision_queue(p)) == 0]
+    for partition in silent:
+        res.doorbells.ring_anyway(partition)
+    if silent:
+        log.warning("rang partitions %s: they hold requests queued too long", silent)
+    return len(silent)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""What a worker process holds: one engine, session factory, Redis client and publisher."""
+"""What a worker process holds: one engine, session factory, Redis client, publisher and
+doorbells."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.db import make_session_factory
-from registration_service.messaging import make_celery
+from registration_service.messaging import Doorbells, make_celery
 from registration_service.settings import RegistrationSettings, get_settings
 
 
@@ -24,6 +25,7 @@ class Resources:
     publisher: StreamPublisher
     celery: Celery
     redis: redis.Redis
+    doorbells: Doorbells
 
 
 @cache
@@ -34,7 +36,11 @@ def resources() -> Resources:
         settings.database_url,
         pool_size=2,
         max_overflow=2,  # a solo worker needs one or two
+        pool_pre_ping=False,  # no round trip per checkout; a dropped connection is retried
     )
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client, max_length=100_000)
-    return Resources(settings, engine, sessions, publisher, make_celery(settings), client)
+    celery = make_celery(settings)
+    return Resources(
+        settings, engine, sessions, publisher, celery, client, Doorbells(celery, client, settings)
+    )

@@ -1,8 +1,9 @@
 """Start one decision worker: ``python -m registration_service.worker.run --index 0 --workers 2``.
 
 Worker ``i`` of ``W`` consumes partition queues ``i, i+W, i+2W, ...`` of ``DECISION_PARTITIONS``,
-one task at a time (solo pool, prefetch 1), so each section's decisions stay in arrival order
-while the partitions spread over the processes. Run exactly one process per index.
+one doorbell at a time (solo pool, prefetch 1), draining each partition's queued requests in
+commit order while the partitions spread over the processes. Run one process per index: a
+second one is safe (a partition has one drainer at a time) but only waits.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from registration_service.settings import get_settings
 
 
 def queues_for(index: int, workers: int, partitions: int) -> list[str]:
-    return [
-        decision_queue(partition, partitions) for partition in range(index, partitions, workers)
-    ]
+    return [decision_queue(partition) for partition in range(index, partitions, workers)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,101 @@
+"""Outcomes of registration requests as they are stored and published: one shape whichever
+path (a batch or one request at a time) decided them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from registration_service.domain.rules import Decision
+
+OUTCOME_EVENT = "registration.outcome.decided.v1"
+PROMOTED_EVENT = "registration.waitlist.promoted.v1"
+OUTCOMES_STREAM = "registration.outcomes"
+
+
+def student_stream(student_id: int) -> str:
+    """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
+    return f"registration.outcomes.student.{student_id}"
+
+
+class DecidedShape(Protocol):
+    id: str
+    program_id: int
+    student_id: int
+    action: str
+    section_id: int
+    from_section_id: int | None
+    status: str
+    reason: str | None
+    message: str | None
+    verb: str | None
+    decided_at: datetime | None
+
+
+class _Request(Protocol):
+    id: str
+    program_id: int
+    student_id: int
+    section_id: int
+
+
+@dataclass(frozen=True)
+class DecidedRequest:
+    """A request's outcome before it is written: the batch path's row for ``executemany``."""
+
+    id: str
+    program_id: int
+    student_id: int
+    action: str
+    section_id: int
+    from_section_id: int | None
+    status: str
+    reason: str | None
+    message: str | None
+    verb: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(
+        cls, request: _Request, action: str, decision: Decision, when: datetime
+    ) -> DecidedRequest:
+        return cls(
+            id=request.id,
+            program_id=request.program_id,
+            student_id=request.student_id,
+            action=action,
+            section_id=request.section_id,
+            from_section_id=None,
+            status="accepted" if decision.accepted else "rejected",
+            reason=decision.reason.value if decision.reason else None,
+            message=decision.message,
+            verb=decision.verb,
+            decided_at=when,
+        )
+
+    def bind(self) -> dict[str, Any]:
+        return {
+            "b_id": self.id,
+            "b_status": self.status,
+            "b_reason": self.reason,
+            "b_message": self.message,
+            "b_verb": self.verb,
+            "b_when": self.decided_at,
+        }
+
+
+def outcome_payload(row: DecidedShape) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "program_id": row.program_id,
+        "student_id": row.student_id,
+        "action": row.action,
+        "section_id": row.section_id,
+        "from_section_id": row.from_section_id,
+        "status": row.status,
+        "reason": row.reason,
+        "message": row.message,
+        "verb": row.verb,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+    }

@@ -1,0 +1,220 @@
+"""The batched rush path on a real PostgreSQL server, with real concurrency: a batch the unique
+indexes refuse is rolled back and decided one request at a time, and a group the database
+refuses to store answers each of its requests 503 while a retry stores each exactly once."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from devstack.pipeline import wait_for_a_lock_wait
+from registration_service.adapters.db import make_session_factory
+from registration_service.adapters.models import RegistrationRequestRow, TimeslotOccupancyRow
+from registration_service.api.app import create_app
+from registration_service.intake import RequestIntake, StorageUnavailable
+from registration_service.messaging import Doorbells, make_celery
+from registration_service.migrate import upgrade
+from registration_service.settings import RegistrationSettings
+from registration_service.use_cases import requests
+from registration_service.use_cases.batch_decisions import decide_enrollments
+from registration_service.use_cases.batch_snapshot import QueuedEnroll
+from registration_service.use_cases.drain import drain_partition
+from registration_testkit import SECRET, CatalogBuilder, bearer
+from sqlalchemy import func, select, text
+
+pytestmark = pytest.mark.postgres
+
+PARTITIONS = 2
+REFUSED_STUDENT = 666
+
+
+@pytest.fixture
+def pg(postgres_server):
+    url = postgres_server.create_database(f"batch_{uuid.uuid4().hex[:10]}")
+    upgrade(url)
+    engine, sessions = make_session_factory(url, pool_size=30)
+    yield url, engine, sessions
+    engine.dispose()
+
+
+def test_a_batch_refused_by_a_unique_index_is_decided_again_one_at_a_time(pg):
+    """Student 1 asks for two sections of one timeslot, routed to two partitions; the other
+    partition seats them while this batch is being written."""
+    _url, engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        slot = build.timeslot(program)
+        a = build.section(program, [slot], capacity=5)
+        b = build.section(program, [slot], capacity=5)
+        assert a % PARTITIONS != b % PARTITIONS
+        for student in (1, 2, 3):
+            build.complete_profile(program, student)
+        ask = [(1, a), (1, b), (2, b), (3, b)]
+        ids = [
+            requests.submit(
+                session,
+                requests.NewRequest(
+                    program_id=program, student_id=s, action="enroll", section_id=section
+                ),
+                partitions=PARTITIONS,
+            ).id
+            for s, section in ask
+        ]
+    with sessions() as other_partition:
+        other_partition.begin()
+        decide_enrollments(
+            other_partition, [QueuedEnroll(ids[0], program, 1, a, False)], datetime.now(UTC)
+        )
+        drained = {}
+        drainer = threading.Thread(
+            target=lambda: drained.update(
+                result=drain_partition(engine, b % PARTITIONS, batch_size=10, max_batches=5)
+            )
+        )
+        drainer.start()
+        wait_for_a_lock_wait(engine)  # the batch waits on student 1's uncommitted seat
+        other_partition.commit()
+    drainer.join(timeout=30)
+    assert drained["result"].fallbacks == 1 and drained["result"].decided == 3
+    with sessions() as session:
+        rows = {
+            row.id: (row.status, row.reason)
+            for row in session.scalars(select(RegistrationRequestRow))
+        }
+        clashes = session.scalar(
+            select(func.count()).where(
+                TimeslotOccupancyRow.student_id == 1, TimeslotOccupancyRow.released_at.is_(None)
+            )
+        )
+    assert [rows[i] for i in ids] == [
+        ("accepted", None),
+        ("rejected", "time_conflict"),
+        ("accepted", None),
+        ("accepted", None),
+    ]
+    assert clashes == 1
+
+
+@pytest.fixture
+def refusing_trigger(pg):
+    """The database refuses any group holding a request of student 666 (a stand-in for a
+    failing disk or a constraint the checks could not foresee), slowly enough that callers
+    arriving meanwhile queue up into one group."""
+    _url, engine, _ = pg
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"""CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+                    PERFORM pg_sleep(0.05);
+                    IF NEW.student_id = {REFUSED_STUDENT} THEN
+                        RAISE EXCEPTION 'refused for the test';
+                    END IF;
+                    RETURN NEW; END $$ LANGUAGE plpgsql"""
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON registration_requests "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        )
+
+    def lift():
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER IF EXISTS refuse ON registration_requests"))
+
+    yield lift
+    lift()
+
+
+def make_intake(url, redis_url, sessions):
+    settings = RegistrationSettings(database_url=url, redis_url=redis_url, jwt_secret=SECRET)
+    doorbells = Doorbells(make_celery(settings), redis.Redis.from_url(redis_url), settings)
+    return RequestIntake(sessions, doorbells, PARTITIONS)
+
+
+def test_a_group_the_database_refuses_answers_each_of_its_requests_503(
+    pg, redis_server, refusing_trigger
+):
+    url, _engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        section = build.section(program, [build.timeslot(program)], capacity=50)
+    intake = make_intake(url, redis_server.url, sessions)
+    students = [*range(1, 20), REFUSED_STUDENT]
+    answers = {}
+
+    def send(student):
+        new = requests.NewRequest(
+            program_id=program,
+            student_id=student,
+            action="enroll",
+            section_id=section,
+            idempotency_key=f"key-{student}",
+        )
+        try:
+            answers[student] = intake.submit(new)
+        except StorageUnavailable as exc:
+            answers[student] = exc
+
+    first = threading.Thread(target=send, args=(1,))
+    first.start()
+    time.sleep(0.02)  # student 1 flushes alone; the rest queue behind it, into one group
+    rest = [threading.Thread(target=send, args=(s,)) for s in students[1:]]
+    for thread in rest:
+        thread.start()
+    for thread in [first, *rest]:
+        thread.join()
+    refused = {s for s, answer in answers.items() if isinstance(answer, StorageUnavailable)}
+    assert REFUSED_STUDENT in refused and len(refused) > 1  # the whole group, not just one
+    assert 1 not in refused and intake.group.groups >= 2
+    with sessions() as session:
+        stored = set(session.scalars(select(RegistrationRequestRow.student_id)))
+    assert stored == set(students) - refused  # 202 only for committed rows
+
+    refusing_trigger()  # the database is well again
+    retried = {}
+    for student in students:  # every caller retries with its key
+        retried[student] = intake.submit(
+            requests.NewRequest(
+                program_id=program,
+                student_id=student,
+                action="enroll",
+                section_id=section,
+                idempotency_key=f"key-{student}",
+            )
+        )
+    for student in set(students) - refused:
+        assert retried[student].id == answers[student].id and not retried[student].created
+    with sessions() as session:
+        per_key = session.execute(
+            select(RegistrationRequestRow.idempotency_key, func.count()).group_by(
+                RegistrationRequestRow.idempotency_key
+            )
+        ).all()
+    assert len(per_key) == len(students) and {count for _, count in per_key} == {1}
+
+
+def test_the_web_answers_503_in_the_envelope_when_the_request_was_not_stored(
+    pg, redis_server, refusing_trigger
+):
+    url, _engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        section = build.section(program, [build.timeslot(program)])
+    settings = RegistrationSettings(database_url=url, redis_url=redis_server.url, jwt_secret=SECRET)
+    client = create_app(settings).test_client()
+    response = client.post(
+        f"/v1/programs/{program}/registration-requests",
+        json={"student_id": REFUSED_STUDENT, "action": "enroll", "section_id": section},
+        headers={**bearer("student", REFUSED_STUDENT), "Idempotency-Key": "k"},
+    )
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
