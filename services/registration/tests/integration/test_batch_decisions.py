@@ -125,14 +125,14 @@ def seats_state(sessions):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_batches_decide_exactly_as_one_at_a_time(twin_databases, seed):
-    (_single_engine, single), (batched_engine, batched) = twin_databases
+    (_, single), (_, batched) = twin_databases
     ids = {}
     for name, sessions in (("single", single), ("batched", batched)):
         ids[name] = submit_all(sessions, build_scenario(sessions, seed))
     for request_id in ids["single"]:
         with single() as session, session.begin():
             requests.decide(session, request_id, when=T0 + timedelta(hours=1))
-    drained = drain_partition(batched_engine, 0, batch_size=7, max_batches=100)
+    drained = drain_partition(batched, 0, batch_size=7, max_batches=100)
     assert drained.decided == 80 and drained.batches >= 80 // 7 and not drained.more
     assert [o[:2] for o in outcomes(batched, ids["batched"])] == [
         o[:2] for o in outcomes(single, ids["single"])
@@ -141,9 +141,9 @@ def test_batches_decide_exactly_as_one_at_a_time(twin_databases, seed):
 
 
 def test_each_batched_decision_publishes_one_outcome(twin_databases):
-    _, (engine, sessions) = twin_databases
+    _, (_, sessions) = twin_databases
     ids = submit_all(sessions, build_scenario(sessions, 99))
-    drain_partition(engine, 0, batch_size=16, max_batches=100)
+    drain_partition(sessions, 0, batch_size=16, max_batches=100)
     with sessions() as session:
         streams = session.execute(
             select(outbox.c.stream, func.count())
@@ -156,7 +156,7 @@ def test_each_batched_decision_publishes_one_outcome(twin_databases):
 
 
 def test_the_first_k_requests_by_commit_order_get_the_k_seats(twin_databases):
-    _, (engine, sessions) = twin_databases
+    _, (_, sessions) = twin_databases
     with sessions() as session, session.begin():
         build = CatalogBuilder(session)
         program = build.program()
@@ -169,7 +169,7 @@ def test_the_first_k_requests_by_commit_order_get_the_k_seats(twin_databases):
             program_id=program, student_id=student, action="enroll", section_id=section
         )
         ids += submit_all(sessions, [new])
-    drained = drain_partition(engine, 0, batch_size=4, max_batches=10)
+    drained = drain_partition(sessions, 0, batch_size=4, max_batches=10)
     assert drained.batches == 3  # batches of four: larger than one
     statuses = [status for status, _, _ in outcomes(sessions, ids)]
     assert statuses == ["accepted"] * 5 + ["rejected"] * 7

@@ -122,7 +122,22 @@ class PipelineStack:
         for index in range(self.worker_count):
             self.start_worker(index)
         self.wait_until_serving()
+        self.wait_until_workers_ready()
         return self
+
+    def wait_until_workers_ready(self, timeout: float = 90) -> None:
+        """Until every decision worker answers a ping: booted, connected and consuming, so a
+        measurement that starts now does not count their start-up."""
+        from celery import Celery
+
+        control = Celery(broker=self.redis.url)
+        deadline = time.monotonic() + timeout
+        try:
+            while len(control.control.ping(timeout=0.5)) < self.worker_count:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"workers not ready in {timeout:.0f}s; see {self.log_dir}")
+        finally:
+            control.close()
 
     def wait_until_serving(self, timeout: float = 90) -> None:
         """Gunicorn binds before its workers have built the app: wait for an answer."""
@@ -163,13 +178,17 @@ def wait_until_decided(engine: Engine, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def wait_for_a_lock_wait(engine: Engine, timeout: float = 30) -> None:
-    """Until some PostgreSQL backend is blocked on a lock (one a test holds on purpose)."""
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+def wait_for_a_lock_wait(engine: Engine, blocker: int | None = None, timeout: float = 30) -> None:
+    """Until some PostgreSQL backend is blocked on a lock (by backend ``blocker``, if given):
+    a test holds a lock on purpose and waits for the code under test to run into it."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND (CAST(:blocker AS integer) IS NULL OR :blocker = ANY(pg_blocking_pids(pid)))"
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as connection:
-            if connection.execute(query).scalar_one():
+            if connection.execute(query, {"blocker": blocker}).scalar_one():
                 return
         time.sleep(0.05)
     raise AssertionError(f"no backend waited on a lock within {timeout:.0f}s")

@@ -91,16 +91,15 @@ ADD_MEMBERS = ProgramStudentRow.__table__.insert()
 OUTBOX_INSERT = outbox.insert()
 
 
-def count_students(program_id: int, joined: int) -> object:
-    return (
-        update(_programs)
-        .where(
-            _programs.c.id == program_id,
-            _programs.c.student_capacity.is_(None)
-            | (_programs.c.student_count + joined <= _programs.c.student_capacity),
-        )
-        .values(student_count=_programs.c.student_count + joined)
+COUNT_STUDENTS = (
+    update(_programs)
+    .where(
+        _programs.c.id == bindparam("b_id"),
+        _programs.c.student_capacity.is_(None)
+        | (_programs.c.student_count + bindparam("b_joined") <= _programs.c.student_capacity),
     )
+    .values(student_count=_programs.c.student_count + bindparam("b_joined"))
+)
 
 
 @dataclass
@@ -188,48 +187,44 @@ def _decide(snapshot: BatchSnapshot, request: QueuedEnroll, writes: _Writes) -> 
 
 
 def _write(session: Session, writes: _Writes) -> None:
+    run = session.connection().execute  # Core statements: no ORM bookkeeping per batch
     if writes.expired:
-        session.execute(
-            EXPIRE_WAITING, [{"b_id": rid, "b_when": writes.when} for rid in writes.expired]
-        )
+        run(EXPIRE_WAITING, [{"b_id": rid, "b_when": writes.when} for rid in writes.expired])
     if writes.registrations:
         _add_registrations(session, writes)
     if writes.seats:
         rows = [{"b_id": sid, "b_seats": n} for sid, n in sorted(writes.seats.items())]
-        if session.execute(TAKE_SEATS, rows).rowcount != len(rows):
+        if run(TAKE_SEATS, rows).rowcount != len(rows):
             raise BatchRefused("a section's seats changed under the batch")
-    recorded = session.execute(RECORD_DECISION, [d.bind() for d in writes.decided])
-    if recorded.rowcount != len(writes.decided):
+    if run(RECORD_DECISION, [d.bind() for d in writes.decided]).rowcount != len(writes.decided):
         raise BatchRefused("a request was decided elsewhere meanwhile")
     events = []
     for decided in writes.decided:
         event = Event(OUTCOME_EVENT, "registration", outcome_payload(decided))
         events += outbox_rows((OUTCOMES_STREAM, student_stream(decided.student_id)), event)
-    session.execute(OUTBOX_INSERT, events)
+    run(OUTBOX_INSERT, events)
     if writes.members:
         # Last: the program row is the one lock every partition shares; hold it only to commit.
-        session.execute(
-            ADD_MEMBERS, [{"program_id": p, "student_id": s} for p, s in writes.members]
-        )
+        run(ADD_MEMBERS, [{"program_id": p, "student_id": s} for p, s in writes.members])
         for program_id, joined in sorted(Counter(p for p, _ in writes.members).items()):
-            if session.execute(count_students(program_id, joined)).rowcount != 1:
+            if run(COUNT_STUDENTS, {"b_id": program_id, "b_joined": joined}).rowcount != 1:
                 raise BatchRefused("the program filled up under the batch")
 
 
 def _add_registrations(session: Session, writes: _Writes) -> None:
-    type_ids = {
-        verb: get_cached(session, verb, STUDENT_CATEGORY) for verb in (ENROLLED, WAITLISTED)
-    }
+    verbs = {registration["verb"] for registration in writes.registrations}
+    type_ids = {verb: get_cached(session, verb, STUDENT_CATEGORY) for verb in sorted(verbs)}
     rows = []
     for registration in writes.registrations:
         values = dict(registration)
         values["type_id"] = type_ids[values.pop("verb")]
         rows.append(values)
-    ids = session.execute(ADD_REGISTRATIONS, rows).scalars().all()
+    run = session.connection().execute
+    ids = run(ADD_REGISTRATIONS, rows).scalars().all()
     occupancies = [
         {"student_id": row["student_id"], "timeslot_id": slot, "registration_id": rid}
         for row, rid, slots in zip(rows, ids, writes.registration_slots, strict=True)
         for slot in sorted(slots)
     ]
     if occupancies:
-        session.execute(ADD_OCCUPANCIES, occupancies)
+        run(ADD_OCCUPANCIES, occupancies)

@@ -2,10 +2,11 @@
 
 The rush path decides hundreds of requests per transaction; loading each request's program,
 section and student one by one would cost about twenty round trips per request. Here the whole
-batch costs seven. The batch's sections and its students' program memberships are locked
-(``FOR UPDATE``, in id order) so nothing but this transaction moves them until it commits; what
-another partition may still change (a student's seats elsewhere, the program's head count) is
-guarded by the unique indexes and the conditional program counter when the batch writes.
+batch costs six, each a statement built once. The batch's sections and its students' program
+memberships are locked (``FOR UPDATE``, in id order) so nothing but this transaction moves them
+until it commits; what another partition may still change (a student's seats elsewhere, the
+program's head count) is guarded by the unique indexes and the conditional program counter when
+the batch writes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import (
@@ -52,106 +53,113 @@ class BatchSnapshot:
     waiting: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
-_PROGRAMS = select(
-    ProgramRow.id,
-    ProgramRow.grade_min,
-    ProgramRow.grade_max,
-    ProgramRow.student_capacity,
-    ProgramRow.student_count,
-    ProgramRow.use_priority,
-    ProgramRow.priority_limit,
-    ProgramRow.registration_opens_at,
-    ProgramRow.registration_closes_at,
-)
+def _ids(name: str) -> BindParameter:
+    return bindparam(name, expanding=True)
 
-_SECTIONS = (
+
+_programs = ProgramRow.__table__.c
+_sections = SectionRow.__table__.c
+_classes = ClassRow.__table__.c
+_profiles = CompleteProfileRow.__table__.c
+_members = ProgramStudentRow.__table__.c
+_registrations = StudentRegistrationRow.__table__.c
+_types = RegistrationTypeRow.__table__.c
+_slots = section_timeslots.c
+
+# Built once, run with lists of ids: the rush path pays neither statement construction nor
+# cache-key generation per batch.
+PROGRAMS = select(
+    _programs.id,
+    _programs.grade_min,
+    _programs.grade_max,
+    _programs.student_capacity,
+    _programs.student_count,
+    _programs.use_priority,
+    _programs.priority_limit,
+    _programs.registration_opens_at,
+    _programs.registration_closes_at,
+).where(_programs.id.in_(_ids("programs")))
+SECTIONS = (
     select(
-        SectionRow.id,
-        SectionRow.class_id,
-        SectionRow.capacity,
-        SectionRow.enrolled_count,
-        SectionRow.status,
-        ClassRow.grade_min,
-        ClassRow.grade_max,
+        _sections.id,
+        _sections.class_id,
+        _sections.capacity,
+        _sections.enrolled_count,
+        _sections.status,
+        _classes.grade_min,
+        _classes.grade_max,
     )
-    .join(ClassRow, ClassRow.id == SectionRow.class_id)
-    .order_by(SectionRow.id)
-    .with_for_update(of=SectionRow)
+    .join_from(SectionRow.__table__, ClassRow.__table__, _classes.id == _sections.class_id)
+    .where(_sections.id.in_(_ids("sections")))
+    .order_by(_sections.id)
+    .with_for_update(of=SectionRow.__table__)
+)
+GRADES = select(_profiles.program_id, _profiles.student_id, _profiles.grade).where(
+    _profiles.program_id.in_(_ids("programs")), _profiles.student_id.in_(_ids("students"))
+)
+MEMBERS = (
+    select(_members.program_id, _members.student_id)
+    .where(_members.program_id.in_(_ids("programs")), _members.student_id.in_(_ids("students")))
+    .order_by(_members.program_id, _members.student_id)
+    .with_for_update()  # a concurrent drop of a student's last seat waits for this batch
+)
+# Seats the students hold in the programs, and their places in line for the batch's sections:
+# one query, told apart by holds_seat.
+REGISTRATIONS = (
+    select(
+        _registrations.id,
+        _registrations.program_id,
+        _registrations.student_id,
+        _registrations.section_id,
+        _registrations.class_id,
+        _registrations.holds_seat,
+    )
+    .join_from(
+        StudentRegistrationRow.__table__,
+        RegistrationTypeRow.__table__,
+        _types.id == _registrations.type_id,
+    )
+    .where(
+        _registrations.student_id.in_(_ids("students")),
+        _registrations.program_id.in_(_ids("programs")),
+        _registrations.active.is_(True),
+        _registrations.holds_seat.is_(True)
+        | (_registrations.section_id.in_(_ids("sections")) & (_types.name == WAITLISTED)),
+    )
+    .order_by(_registrations.id)
+)
+TIMESLOTS = select(_slots.section_id, _slots.timeslot_id).where(
+    _slots.section_id.in_(_ids("sections"))
 )
 
 
 def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> BatchSnapshot:
     batch = list(batch)
-    program_ids = sorted({r.program_id for r in batch})
-    section_ids = sorted({r.section_id for r in batch})
-    student_ids = sorted({r.student_id for r in batch})
-    pairs = sorted({(r.program_id, r.student_id) for r in batch})
-
-    programs = {
-        row.id: Program(**row._asdict())
-        for row in session.execute(_PROGRAMS.where(ProgramRow.id.in_(program_ids)))
+    ids = {
+        "programs": sorted({r.program_id for r in batch}),
+        "sections": sorted({r.section_id for r in batch}),
+        "students": sorted({r.student_id for r in batch}),
     }
-    section_rows = session.execute(_SECTIONS.where(SectionRow.id.in_(section_ids))).all()
-    grades = {
-        (program_id, student_id): grade
-        for program_id, student_id, grade in session.execute(
-            select(
-                CompleteProfileRow.program_id,
-                CompleteProfileRow.student_id,
-                CompleteProfileRow.grade,
-            ).where(
-                CompleteProfileRow.program_id.in_(program_ids),
-                CompleteProfileRow.student_id.in_(student_ids),
-            )
-        )
-    }
-    members = {
-        (program_id, student_id)
-        for program_id, student_id in session.execute(
-            select(ProgramStudentRow.program_id, ProgramStudentRow.student_id)
-            .where(
-                ProgramStudentRow.program_id.in_(program_ids),
-                ProgramStudentRow.student_id.in_(student_ids),
-            )
-            .order_by(ProgramStudentRow.program_id, ProgramStudentRow.student_id)
-            .with_for_update()  # a concurrent drop of a last seat waits for this batch
-        )
-    }
-    held = session.execute(
-        select(
-            StudentRegistrationRow.program_id,
-            StudentRegistrationRow.student_id,
-            StudentRegistrationRow.section_id,
-            StudentRegistrationRow.class_id,
-        ).where(
-            StudentRegistrationRow.program_id.in_(program_ids),
-            StudentRegistrationRow.student_id.in_(student_ids),
-            StudentRegistrationRow.holds_seat.is_(True),
-        )
-    ).all()
-    slots = _timeslots(session, {*section_ids, *(row.section_id for row in held)})
-    waiting = {
-        (student_id, section_id): registration_id
-        for registration_id, student_id, section_id in session.execute(
-            select(
-                StudentRegistrationRow.id,
-                StudentRegistrationRow.student_id,
-                StudentRegistrationRow.section_id,
-            )
-            .join(RegistrationTypeRow)
-            .where(
-                StudentRegistrationRow.section_id.in_(section_ids),
-                StudentRegistrationRow.student_id.in_(student_ids),
-                StudentRegistrationRow.active.is_(True),
-                RegistrationTypeRow.name == WAITLISTED,
-            )
-            .order_by(StudentRegistrationRow.id)
-        )
-    }
+    run = session.connection().execute
+    programs = {row.id: Program(**row._asdict()) for row in run(PROGRAMS, ids)}
+    section_rows = run(SECTIONS, ids).all()
+    grades = {(p, s): grade for p, s, grade in run(GRADES, ids)}
+    members = set(run(MEMBERS, ids).tuples())
+    held, waiting = [], {}
+    for row in run(REGISTRATIONS, ids):
+        if row.holds_seat:
+            held.append(row)
+        else:
+            waiting.setdefault((row.student_id, row.section_id), row.id)
+    slots: dict[int, set[int]] = defaultdict(set)
+    wanted = sorted({*ids["sections"], *(row.section_id for row in held)})
+    for section_id, timeslot_id in run(TIMESLOTS, {"sections": wanted}):
+        slots[section_id].add(timeslot_id)
 
     holdings: dict[tuple[int, int], list[Holding]] = defaultdict(list)
-    for program_id, student_id, section_id, class_id in held:
-        holdings[program_id, student_id].append(Holding(section_id, class_id, slots[section_id]))
+    for row in held:
+        holding = Holding(row.section_id, row.class_id, frozenset(slots[row.section_id]))
+        holdings[row.program_id, row.student_id].append(holding)
     students = {
         pair: Student(
             id=pair[1],
@@ -160,7 +168,7 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
             in_program=pair in members,
             holdings=tuple(holdings[pair]),
         )
-        for pair in pairs
+        for pair in sorted({(r.program_id, r.student_id) for r in batch})
     }
     sections = {
         row.id: Section(
@@ -168,7 +176,7 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
             class_id=row.class_id,
             capacity=row.capacity,
             enrolled=row.enrolled_count,
-            timeslot_ids=slots[row.id],
+            timeslot_ids=frozenset(slots[row.id]),
             grade_min=row.grade_min,
             grade_max=row.grade_max,
             is_open=row.status == "open",
@@ -176,15 +184,3 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
         for row in section_rows
     }
     return BatchSnapshot(programs, sections, students, waiting)
-
-
-def _timeslots(session: Session, section_ids: set[int]) -> dict[int, frozenset[int]]:
-    found: dict[int, set[int]] = defaultdict(set)
-    rows = session.execute(
-        select(section_timeslots.c.section_id, section_timeslots.c.timeslot_id).where(
-            section_timeslots.c.section_id.in_(sorted(section_ids))
-        )
-    )
-    for section_id, timeslot_id in rows:
-        found[section_id].add(timeslot_id)
-    return {section_id: frozenset(found[section_id]) for section_id in section_ids}

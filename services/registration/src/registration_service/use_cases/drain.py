@@ -1,28 +1,27 @@
 """Draining a partition: its queued requests decided in commit order, a batch per transaction.
 
-One drainer per partition at a time: the drainer holds a PostgreSQL session advisory lock for
-the partition while it drains (SQLite serialises every writer anyway). A second drainer, say a
-redelivered doorbell, waits and then finds the queue drained, so a section's requests are never
-decided out of order. A crash closes the connection, which releases the lock and rolls back the
-open batch; its requests stay queued and the next doorbell decides them.
+Every transaction first takes the partition's PostgreSQL advisory lock (SQLite serialises every
+writer anyway) and then reads the oldest queued requests. So two drainers of one partition (a
+redelivered doorbell, a second worker by mistake) take turns, and whichever comes next starts
+from the oldest request still queued: a section's requests are decided in commit order whoever
+decides them. A crash rolls back the open batch; its requests stay queued, first in line.
 
 A batch is the leading run of enroll requests (decided together, see :mod:`batch_decisions`),
 or a single drop or switch (decided one at a time: it frees seats and may promote a waitlist).
-When the database refuses a batch, it is rolled back and its requests are decided one at a time,
-each in its own transaction, still under the partition lock.
+When the database refuses a batch (another partition seated one of its students meanwhile), it
+is rolled back and read again with a fresh snapshot; refused twice, its requests are decided one
+at a time, each in its own transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.use_cases.batch_decisions import BatchRefused, decide_enrollments
@@ -32,7 +31,7 @@ from registration_service.use_cases.requests import decide
 
 log = logging.getLogger(__name__)
 
-# pg_advisory_lock(namespace, partition): the namespace keeps our keys apart from anyone else's.
+# pg_advisory_xact_lock(namespace, partition): the namespace keeps our keys apart.
 LOCK_NAMESPACE = 0x52454731  # "REG1"
 
 _queued = RegistrationRequestRow.__table__.c
@@ -45,59 +44,55 @@ QUEUED = (
         _queued.section_id,
         _queued.waitlist,
     )
-    .where(_queued.status == "queued")
+    .where(_queued.status == "queued", _queued.decision_partition == bindparam("partition"))
     .order_by(_queued.created_at, _queued.id)
+    .limit(bindparam("limit"))
 )
+LOCK = select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, bindparam("partition")))
 
 
 @dataclass(frozen=True)
 class Drained:
     decided: int
-    batches: int
-    fallbacks: int  # batches the database refused, then decided one request at a time
+    batches: int  # transactions that decided something
+    fallbacks: int  # batches refused twice, then decided one request at a time
     more: bool  # the last batch was full: the partition may hold more
 
 
-@contextmanager
-def partition_lock(engine: Engine, partition: int) -> Iterator[Connection]:
-    """A connection holding the partition's lock until the block ends."""
-    with engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection.execute(select(func.pg_advisory_lock(LOCK_NAMESPACE, partition)))
-            connection.commit()
-        try:
-            yield connection
-        finally:
-            if postgres and not connection.invalidated:
-                connection.rollback()
-                connection.execute(select(func.pg_advisory_unlock(LOCK_NAMESPACE, partition)))
-                connection.commit()
+def lock_partition(session: Session, partition: int) -> None:
+    """Until this transaction ends, no other drainer decides for the partition."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(LOCK, {"partition": partition})
 
 
 def drain_partition(
-    engine: Engine, partition: int, *, batch_size: int, max_batches: int
+    sessions: sessionmaker[Session], partition: int, *, batch_size: int, max_batches: int
 ) -> Drained:
     """Decide up to ``max_batches`` batches of the partition's queued requests."""
     decided = batches = fallbacks = 0
-    more = False
-    query = QUEUED.where(_queued.decision_partition == partition).limit(batch_size)
-    with partition_lock(engine, partition) as connection:
-        while batches < max_batches:
-            with Session(bind=connection, expire_on_commit=False) as session:
-                read, head, refused = _run_batch(session, query)
-            if not read:
-                break
-            batches += 1
-            if refused:
+    singles = 0  # requests still to decide one at a time, after a refused batch
+    refused_once = more = False
+    for _ in range(2 * max_batches):  # a refused batch is read once more
+        limit = 1 if singles else batch_size
+        with sessions() as session:
+            read, head, refused = _run_batch(session, partition, limit, singles > 0)
+        if not read:
+            more = False
+            break
+        if refused:
+            if refused_once:
                 fallbacks += 1
-                for request in head:
-                    with Session(bind=connection) as session, session.begin():
-                        decide(session, request.id)
-            decided += len(head)
-            more = len(head) < read or read == batch_size
-            if not more:
-                break
+                singles, refused_once = len(head), False
+            else:
+                refused_once = True
+            continue
+        refused_once = False
+        batches += 1
+        decided += len(head)
+        singles = max(0, singles - len(head))
+        more = len(head) < read or read == limit
+        if not more or batches >= max_batches:
+            break
     return Drained(decided, batches, fallbacks, more)
 
 
@@ -113,17 +108,22 @@ def _head(rows: list) -> list:
     return run
 
 
-def _run_batch(session: Session, query: Select) -> tuple[int, list, bool]:
-    """Read a batch and decide its head in one transaction: (rows read, head, refused). When
-    the database refuses the head, the transaction is rolled back and ``refused`` is True."""
+def _run_batch(
+    session: Session, partition: int, limit: int, one_at_a_time: bool
+) -> tuple[int, list, bool]:
+    """Read the queue's head and decide it in one transaction: (rows read, head, refused).
+    When the database refuses the head, the transaction is rolled back and ``refused`` is
+    True."""
     read, head = 0, []
     try:
         with session.begin():
-            rows = session.execute(query).all()
+            lock_partition(session, partition)
+            rows = session.connection().execute(QUEUED, {"partition": partition, "limit": limit})
+            rows = rows.all()
             read, head = len(rows), _head(rows) if rows else []
             if not head:
                 return 0, [], False
-            if head[0].action != "enroll":
+            if one_at_a_time or head[0].action != "enroll":
                 decide(session, head[0].id)
             else:
                 batch = [
@@ -132,11 +132,11 @@ def _run_batch(session: Session, query: Select) -> tuple[int, list, bool]:
                 ]
                 decide_enrollments(session, batch, datetime.now(UTC))
     except (BatchRefused, IntegrityError) as exc:
-        log.info("batch of %d refused (%s); deciding one at a time", len(head), exc)
+        log.info("batch of %d refused: %s", len(head), exc)
         return read, head, True
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
             raise
-        log.info("batch of %d lost a deadlock; deciding one at a time", len(head))
+        log.info("batch of %d lost a deadlock", len(head))
         return read, head, True
     return read, head, False

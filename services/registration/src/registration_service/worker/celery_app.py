@@ -6,8 +6,23 @@ are decided one at a time, in arrival order.
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery.signals import worker_ready
+
 from registration_service.messaging import make_celery
 from registration_service.settings import get_settings
+from registration_service.worker.resources import resources
 
 app = make_celery(get_settings())
 app.conf.imports = ["registration_service.worker.tasks"]
+
+
+@worker_ready.connect
+def _connect_before_the_first_doorbell(**_: Any) -> None:
+    """Open the database and Redis connections now, so the first doorbell of a rush finds them
+    ready (and a worker that cannot reach its database says so at start)."""
+    res = resources()
+    with res.engine.connect():
+        pass
+    res.redis.ping()

@@ -33,7 +33,7 @@ def drain(partition: int) -> None:
     res = resources()
     res.doorbells.answer(partition)  # a request stored from now on rings again
     drained = drain_partition(
-        res.engine,
+        res.sessions,
         partition,
         batch_size=res.settings.decision_batch_size,
         max_batches=res.settings.drain_batches_per_doorbell,
