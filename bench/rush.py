@@ -255,6 +255,13 @@ def check_database(url: str, phase: Phase) -> None:
                 text("SELECT count(*) FROM registration_requests")
             ).scalar_one()
             phase.checks["still_queued"] = queued_count(engine)
+            # A batch's requests share one decided_at: how many transactions decided the rush.
+            phase.checks["decision_batches"] = connection.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT DISTINCT decision_partition, decided_at"
+                    " FROM registration_requests) batches"
+                )
+            ).scalar_one()
     engine.dispose()
 
 
@@ -360,11 +367,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full load")
     parser.add_argument("--connections", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=4, help="decision worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="decision worker processes")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phases", default="pipeline,bare,sync")
+    parser.add_argument(
+        "--scale-out",
+        default="1,2,4",
+        help="decision worker counts for the scale-out table ('' to skip)",
+    )
+    parser.add_argument("--scale-out-scale", type=float, default=0.3)
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -384,14 +397,27 @@ def main() -> None:
     server_settings = postgres.settings(*DURABILITY_SETTINGS)
     print(f"postgres: {server_settings}", flush=True)
     results, timelines, errors = {}, {}, {}
+    scale_out: dict[str, dict] = {}
     try:
         for name in args.phases.split(","):
             results[name], timelines[name], errors[name] = run_one(
                 name, args, postgres, scratch, students, sections
             )
+        for workers in [int(w) for w in args.scale_out.split(",") if w]:
+            small = argparse.Namespace(**{**vars(args), "workers": workers, "profile": False})
+            print(f"scale-out: {workers} decision workers at scale {args.scale_out_scale}")
+            scale_out[str(workers)], _, _ = run_one(
+                "pipeline",
+                small,
+                postgres,
+                scratch,
+                max(10, int(3000 * args.scale_out_scale)),
+                max(20, int(400 * args.scale_out_scale)),
+                label=f"scaleout{workers}",
+            )
     finally:
         postgres.stop()
-    report(results, timelines, errors, args, server_settings)
+    report(results, timelines, errors, args, server_settings, scale_out)
 
 
 def run_one(
@@ -401,15 +427,17 @@ def run_one(
     scratch: Path,
     students: int,
     sections: int,
+    label: str | None = None,
 ) -> tuple[dict, dict, dict]:
+    label = label or name
     rng = random.Random(args.seed)
-    url = postgres.create_database(f"rush_{name}")
+    url = postgres.create_database(f"rush_{label}")
     upgrade(url)
     program, section_ids = seed(url, students, sections, rng)
     jobs = plan(section_ids, students, 6, 0.05, rng)
     unique = len({job.key for job in jobs})
-    redis_server = RedisServer(scratch / f"redis-{name}").start()
-    stack = make_stack(name, url, redis_server, scratch, args).start()
+    redis_server = RedisServer(scratch / f"redis-{label}").start()
+    stack = make_stack(name, url, redis_server, scratch, args, label).start()
     print(f"{name}: {len(jobs)} requests ({unique} unique) ...", flush=True)
     try:
         stream = {"pipeline": "registration.outcomes", "bare": "bench.bare.outcomes"}.get(name)
@@ -487,9 +515,14 @@ class CpuMeter:
 
 
 def make_stack(
-    name: str, url: str, redis_server: RedisServer, scratch: Path, args: argparse.Namespace
+    name: str,
+    url: str,
+    redis_server: RedisServer,
+    scratch: Path,
+    args: argparse.Namespace,
+    label: str,
 ) -> PipelineStack:
-    logs = scratch / f"logs-{name}"
+    logs = scratch / f"logs-{label}"
     logs.mkdir()
     common = {
         "partitions": args.partitions,
@@ -525,17 +558,44 @@ def make_stack(
     return PipelineStack(url, redis_server, SECRET, logs, **common)
 
 
+# (figure, the baseline it is divided by, the bound, higher is better)
+TARGETS = [
+    ("decisions_per_s", "bare", 0.8, True),
+    ("decisions_per_s", "sync", 2.0, True),
+    ("p99_ack_ms", "bare", 2.0, False),
+    ("cpu_ms_per_request: total", "bare", 2.0, False),
+]
+
+
+def targets(results: dict[str, dict]) -> dict[str, dict]:
+    """The pipeline's figures as ratios to the baselines measured in the same run."""
+    ours = results.get("pipeline")
+    found = {}
+    for figure, baseline, bound, higher_is_better in TARGETS:
+        if not ours or baseline not in results or not results[baseline][figure]:
+            continue
+        ratio = round(ours[figure] / results[baseline][figure], 2)
+        met = ratio >= bound if higher_is_better else ratio <= bound
+        sign = ">=" if higher_is_better else "<="
+        target = f"{sign} {bound}x"
+        found[f"{figure} vs {baseline}"] = {"ratio": ratio, "target": target, "met": met}
+    return found
+
+
 def report(
     results: dict[str, dict],
     timelines: dict,
     errors: dict,
     args: argparse.Namespace,
     server_settings: dict[str, str],
+    scale_out: dict[str, dict],
 ) -> None:
     document = {
         "args": vars(args),
         "postgres": server_settings,
         "results": results,
+        "targets": targets(results),
+        "scale_out": scale_out,
         "transport_errors": errors,
     }
     (RESULTS / "rush.json").write_text(json.dumps(document | {"timelines": timelines}, indent=2))
@@ -544,12 +604,18 @@ def report(
     print(f"\n{'figure':36}" + "".join(f"{name:>14}" for name in results))
     for key in keys:
         print(f"{key:36}" + "".join(f"{results[n].get(key, ''):>14}" for n in results))
-    ours = results.get("pipeline")
-    if ours:
-        for other in ("bare", "sync"):
-            if other in results and results[other]["decisions_per_s"]:
-                ratio = ours["decisions_per_s"] / results[other]["decisions_per_s"]
-                print(f"decisions/s vs {other}: {ratio:.2f}x")
+    print()
+    for name, target in document["targets"].items():
+        verdict = "met" if target["met"] else "MISSED"
+        print(f"{name:44} {target['ratio']:>6.2f}x  (target {target['target']})  {verdict}")
+    if scale_out:
+        print(f"\nscale-out at scale {args.scale_out_scale}, pipeline only:")
+        print(f"{'decision workers':>18}{'decisions/s':>14}{'p99 to 202 ms':>16}{'batches':>10}")
+        for workers, figures_ in scale_out.items():
+            print(
+                f"{workers:>18}{figures_['decisions_per_s']:>14}"
+                f"{figures_['p99_ack_ms']:>16}{figures_.get('decision_batches', ''):>10}"
+            )
     print(f"\nwrote {RESULTS / 'rush.json'} and {RESULTS / 'rush.png'}")
 
 
