@@ -231,3 +231,34 @@ def test_the_web_answers_503_in_the_envelope_when_the_request_was_not_stored(
     )
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "storage_unavailable"
+
+
+def test_a_connection_the_server_dropped_is_retried_on_a_fresh_one(pg, redis_server):
+    """The pool does not ping before each checkout (a round trip per request on the rush path);
+    a connection the server closed meanwhile costs one retry, not an error."""
+    url, engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        section = build.section(program, [build.timeslot(program)])
+    quiet_engine, quiet_sessions = make_session_factory(url, pool_size=1, pool_pre_ping=False)
+    intake = make_intake(url, redis_server.url, quiet_sessions)
+
+    def ask(student):
+        return intake.submit(
+            requests.NewRequest(
+                program_id=program, student_id=student, action="enroll", section_id=section
+            )
+        )
+
+    assert ask(1).created  # the pool now holds one open connection
+    with engine.connect() as connection:  # the server drops it (a restart, a failover)
+        dropped = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert dropped >= 1
+    assert ask(2).created
+    quiet_engine.dispose()
