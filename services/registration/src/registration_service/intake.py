@@ -16,14 +16,12 @@ from servicekit.group_commit import GroupCommit
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.messaging import Doorbells
 from registration_service.use_cases.requests import (
     IdempotencyKeyReused,
     NewRequest,
     Submitted,
-    check_sections,
-    replay,
+    check_or_replay,
     submit_many,
 )
 
@@ -52,14 +50,8 @@ class RequestIntake:
         partition. Raises NotFound or InvalidInput (nothing stored), IdempotencyKeyReused or
         StorageUnavailable."""
         with self.sessions() as session:  # a connection only if the sections are not known yet
-            try:
-                check_sections(session, new)
-            except (NotFound, InvalidInput):
-                replayed = replay(session, new)
-                if replayed is None:
-                    raise
-                return replayed
-        return self.group(new)
+            replayed = check_or_replay(session, new)
+        return replayed if replayed is not None else self.group(new)
 
     def _store(self, news: list[NewRequest]) -> Sequence[Submitted | Exception]:
         try:

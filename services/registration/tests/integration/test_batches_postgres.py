@@ -145,6 +145,13 @@ def refusing_trigger(pg):
     lift()
 
 
+def one_section(sessions, capacity=10):
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        return program, build.section(program, [build.timeslot(program)], capacity=capacity)
+
+
 def make_intake(url, redis_url, sessions):
     settings = RegistrationSettings(database_url=url, redis_url=redis_url, jwt_secret=SECRET)
     doorbells = Doorbells(make_celery(settings), redis.Redis.from_url(redis_url), settings)
@@ -155,10 +162,7 @@ def test_a_group_the_database_refuses_answers_each_of_its_requests_503(
     pg, redis_server, refusing_trigger
 ):
     url, _engine, sessions = pg
-    with sessions() as session, session.begin():
-        build = CatalogBuilder(session)
-        program = build.program()
-        section = build.section(program, [build.timeslot(program)], capacity=50)
+    program, section = one_section(sessions, capacity=50)
     intake = make_intake(url, redis_server.url, sessions)
     students = [*range(1, 20), REFUSED_STUDENT]
     answers = {}
@@ -218,10 +222,7 @@ def test_the_web_answers_503_in_the_envelope_when_the_request_was_not_stored(
     pg, redis_server, refusing_trigger
 ):
     url, _engine, sessions = pg
-    with sessions() as session, session.begin():
-        build = CatalogBuilder(session)
-        program = build.program()
-        section = build.section(program, [build.timeslot(program)])
+    program, section = one_section(sessions)
     settings = RegistrationSettings(database_url=url, redis_url=redis_server.url, jwt_secret=SECRET)
     client = create_app(settings).test_client()
     response = client.post(
@@ -237,10 +238,7 @@ def test_a_connection_the_server_dropped_is_retried_on_a_fresh_one(pg, redis_ser
     """The pool does not ping before each checkout (a round trip per request on the rush path);
     a connection the server closed meanwhile costs one retry, not an error."""
     url, engine, sessions = pg
-    with sessions() as session, session.begin():
-        build = CatalogBuilder(session)
-        program = build.program()
-        section = build.section(program, [build.timeslot(program)])
+    program, section = one_section(sessions)
     quiet_engine, quiet_sessions = make_session_factory(url, pool_size=1, pool_pre_ping=False)
     intake = make_intake(url, redis_server.url, quiet_sessions)
 

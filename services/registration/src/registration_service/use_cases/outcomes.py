@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.domain.rules import Decision
 
 OUTCOME_EVENT = "registration.outcome.decided.v1"
@@ -17,20 +18,6 @@ OUTCOMES_STREAM = "registration.outcomes"
 def student_stream(student_id: int) -> str:
     """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
     return f"registration.outcomes.student.{student_id}"
-
-
-class DecidedShape(Protocol):
-    id: str
-    program_id: int
-    student_id: int
-    action: str
-    section_id: int
-    from_section_id: int | None
-    status: str
-    reason: str | None
-    message: str | None
-    verb: str | None
-    decided_at: datetime | None
 
 
 class _Request(Protocol):
@@ -85,7 +72,7 @@ class DecidedRequest:
         }
 
 
-def outcome_payload(row: DecidedShape) -> dict[str, Any]:
+def outcome_payload(row: DecidedRequest | RegistrationRequestRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "program_id": row.program_id,

@@ -99,14 +99,24 @@ def check_sections(session: Session, new: NewRequest) -> None:
             )
 
 
-def submit(session: Session, new: NewRequest, *, partitions: int) -> Submitted:
-    """Validate and persist one queued request (see :func:`submit_many`)."""
+def check_or_replay(session: Session, new: NewRequest) -> Submitted | None:
+    """None when ``new`` may be stored; the request stored earlier under its key when its
+    sections no longer check out (a replay still gets its original); else NotFound or
+    InvalidInput."""
     try:
         check_sections(session, new)
     except (NotFound, InvalidInput):
         replayed = replay(session, new)
         if replayed is None:
             raise
+        return replayed
+    return None
+
+
+def submit(session: Session, new: NewRequest, *, partitions: int) -> Submitted:
+    """Validate and persist one queued request (see :func:`submit_many`)."""
+    replayed = check_or_replay(session, new)
+    if replayed is not None:
         return replayed
     (result,) = submit_many(session, [new], partitions=partitions)
     if isinstance(result, Exception):
