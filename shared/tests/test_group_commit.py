@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from servicekit.group_commit import GroupCommit
+from servicekit.group_commit import FlushInterrupted, GroupCommit
 
 
 class Store:
@@ -89,3 +89,48 @@ def test_a_failed_flush_fails_its_whole_group_and_no_other():
 def test_every_caller_returns(callers):
     answers = call_all(GroupCommit(Store(seconds=0.01)), list(range(callers)))
     assert len(answers) == callers
+
+
+class Interrupted(BaseException):
+    """What gevent.Timeout or GreenletExit look like to the flushing caller."""
+
+
+def test_an_interrupted_flush_answers_its_group_and_hands_on_flushing():
+    calls = {"n": 0}
+
+    def flush(items: list[int]) -> list[int]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Interrupted
+        time.sleep(0.05)
+        return [i * 10 for i in items]
+
+    commit = GroupCommit(flush)
+    answers: dict[int, object] = {}
+
+    def call(item: int) -> None:
+        try:
+            answers[item] = commit(item)
+        except BaseException as exc:  # the flusher sees Interrupted, the others FlushInterrupted
+            answers[item] = exc
+
+    threads = [threading.Thread(target=call, args=(item,)) for item in range(6)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not any(thread.is_alive() for thread in threads)  # nobody waits forever
+    assert answers[0] == 0
+    interrupted = [a for a in answers.values() if isinstance(a, BaseException)]
+    assert any(isinstance(a, Interrupted) for a in interrupted)
+    assert all(isinstance(a, Interrupted | FlushInterrupted) for a in interrupted)
+    assert commit(7) == 70  # and the next caller flushes as usual
+
+
+def test_after_runs_once_per_group_with_its_results():
+    seen: list[tuple[list[int], list[object]]] = []
+    commit = GroupCommit(Store(), after=lambda items, results: seen.append((items, list(results))))
+    call_all(commit, list(range(10)))
+    assert sorted(i for items, _ in seen for i in items) == list(range(10))
+    assert all(results == [i * 10 for i in items] for items, results in seen)

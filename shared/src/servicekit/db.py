@@ -9,6 +9,17 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+# A process that vanishes (a host lost, a frozen VM) must not hold its locks for the kernel's two
+# hours: keepalives notice a dead peer within about a minute, and a transaction left idle for a
+# minute is ended by the server, releasing its row and advisory locks.
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "options": "-c idle_in_transaction_session_timeout=60000",
+}
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
@@ -20,6 +31,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {**POSTGRES_CONNECT_ARGS, **kwargs.get("connect_args", {})}
         return create_engine(url, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":

@@ -11,6 +11,7 @@ Works with threads and, monkey-patched, with gevent: it uses only ``threading`` 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -30,14 +31,25 @@ class _Call(Generic[T, R]):
         self.wake = threading.Event()
 
 
+class FlushInterrupted(RuntimeError):
+    """The flush of this caller's group was interrupted (its greenlet killed, a timeout): the
+    caller cannot know whether its item was stored."""
+
+
 class GroupCommit(Generic[T, R]):
     """``flush(items)`` stores a group and returns one result (or exception) per item, in order;
-    an exception it raises is every item's answer."""
+    an exception it raises is every item's answer. ``after(items, results)``, if given, runs
+    once the group's callers are answered and the next group is under way: work that must not
+    hold up the next commit (ringing a broker, say)."""
 
     def __init__(
-        self, flush: Callable[[list[T]], Sequence[R | BaseException]], max_group: int = 256
+        self,
+        flush: Callable[[list[T]], Sequence[R | BaseException]],
+        max_group: int = 256,
+        after: Callable[[list[T], Sequence[R | BaseException]], None] | None = None,
     ) -> None:
         self._flush = flush
+        self._after = after
         self._max_group = max_group
         self._lock = threading.Lock()
         self._queued: list[_Call[T, R]] = []
@@ -62,12 +74,24 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             group = self._queued[: self._max_group]
             del self._queued[: self._max_group]
+        items = [call.item for call in group]
+        results: Sequence[R | BaseException] | None = None
         try:
-            results: Sequence[R | BaseException] = self._flush([call.item for call in group])
+            results = self._flush(items)
             if len(results) != len(group):
                 raise RuntimeError(f"flush gave {len(results)} results for {len(group)} items")
-        except Exception as exc:  # every caller in the group gets the failure
-            results = [exc] * len(group)
+        except Exception as exc:  # every caller in the group gets the failure, each its own
+            results = [_copy(exc) for _ in group]
+        finally:
+            # Even when the flush is interrupted (gevent.Timeout, GreenletExit), answer the
+            # group and pass the flushing on, or every later caller would wait forever.
+            if results is None:
+                results = [FlushInterrupted("the group's flush was interrupted") for _ in group]
+            self._finish(group, results)
+        if self._after is not None:
+            self._after(items, results)
+
+    def _finish(self, group: list[_Call[T, R]], results: Sequence[R | BaseException]) -> None:
         self.groups += 1
         for call, result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
@@ -82,3 +106,15 @@ class GroupCommit(Generic[T, R]):
                 self._flushing = False
         for call in group:
             call.wake.set()
+
+
+def _copy(exc: Exception) -> Exception:
+    """A fresh exception per caller, so raising it in many callers does not pile every
+    caller's traceback onto one object."""
+    try:
+        fresh = copy.copy(exc)
+    except Exception:
+        return exc
+    fresh.__cause__ = exc.__cause__
+    fresh.__traceback__ = None
+    return fresh

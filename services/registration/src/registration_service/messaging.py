@@ -22,7 +22,9 @@ from registration_service.settings import RegistrationSettings
 
 log = logging.getLogger(__name__)
 
-DECIDE_TASK = "registration.decide_request"  # one request; still consumed, for older senders
+# One request per message, as web processes before doorbells sent them: still consumed during a
+# rolling upgrade (it drains the request's partition). Remove once no such web process runs.
+DECIDE_TASK = "registration.decide_request"
 DRAIN_TASK = "registration.drain_partition"
 
 

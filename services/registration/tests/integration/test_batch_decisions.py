@@ -46,7 +46,8 @@ def twin_databases(migrated_template, tmp_path):
 
 def build_scenario(sessions, seed: int) -> list[requests.NewRequest]:
     """A program with a little of everything the rules check, some seats already taken and a
-    waitlist; returns the enroll requests to decide, in order."""
+    waitlist; returns the requests to decide, in order: enrolls, and a few drops that free
+    seats for the waitlist between batches."""
     rng = random.Random(seed)
     with sessions() as session, session.begin():
         build = CatalogBuilder(session)
@@ -72,7 +73,7 @@ def build_scenario(sessions, seed: int) -> list[requests.NewRequest]:
         requests.NewRequest(
             program_id=program,
             student_id=rng.choice(students),
-            action="enroll",
+            action="drop" if rng.random() < 0.1 else "enroll",  # drops free seats between batches
             section_id=rng.choice(sections),
             waitlist=rng.random() < 0.3,
             received_at=T0 + timedelta(seconds=index),

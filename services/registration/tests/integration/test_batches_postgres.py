@@ -13,7 +13,11 @@ import pytest
 import redis
 from devstack.pipeline import wait_for_a_lock_wait
 from registration_service.adapters.db import make_session_factory
-from registration_service.adapters.models import RegistrationRequestRow, TimeslotOccupancyRow
+from registration_service.adapters.models import (
+    RegistrationRequestRow,
+    TimeslotOccupancyRow,
+    outbox,
+)
 from registration_service.api.app import create_app
 from registration_service.intake import RequestIntake, StorageUnavailable
 from registration_service.messaging import Doorbells, make_celery
@@ -23,6 +27,7 @@ from registration_service.use_cases import requests
 from registration_service.use_cases.batch_decisions import decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.drain import drain_partition
+from registration_service.use_cases.outcomes import OUTCOMES_STREAM
 from registration_testkit import SECRET, CatalogBuilder, bearer
 from sqlalchemy import func, select, text
 
@@ -260,3 +265,54 @@ def test_a_connection_the_server_dropped_is_retried_on_a_fresh_one(pg, redis_ser
     assert dropped >= 1
     assert ask(2).created
     quiet_engine.dispose()
+
+
+def test_a_request_whose_decision_keeps_failing_ends_rejected_and_its_partition_moves_on(pg):
+    """A decision that raises every time (a bug, bad data; here a trigger refusing student
+    666's seat) must not hold up the requests behind it: it ends decision_failed, once."""
+    _url, engine, sessions = pg
+    program, section = one_section(sessions)
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        for student in (1, REFUSED_STUDENT, 2):
+            build.complete_profile(program, student)
+        ids = [
+            requests.submit(
+                session,
+                requests.NewRequest(
+                    program_id=program, student_id=student, action="enroll", section_id=section
+                ),
+                partitions=PARTITIONS,
+            ).id
+            for student in (1, REFUSED_STUDENT, 2)
+        ]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"""CREATE FUNCTION fail_seat() RETURNS trigger AS $$ BEGIN
+                    IF NEW.student_id = {REFUSED_STUDENT} THEN
+                        RAISE EXCEPTION 'a decision that always fails';
+                    END IF;
+                    RETURN NEW; END $$ LANGUAGE plpgsql"""
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER fail_seat BEFORE INSERT ON student_registrations "
+                "FOR EACH ROW EXECUTE FUNCTION fail_seat()"
+            )
+        )
+    drained = drain_partition(sessions, section % PARTITIONS, batch_size=10, max_batches=10)
+    assert drained.decided == 3 and not drained.more
+    with sessions() as session:
+        rows = {
+            row.id: (row.status, row.reason)
+            for row in session.scalars(select(RegistrationRequestRow))
+        }
+        events = session.scalar(select(func.count()).where(outbox.c.stream == OUTCOMES_STREAM))
+    assert [rows[i] for i in ids] == [
+        ("accepted", None),
+        ("rejected", "decision_failed"),
+        ("accepted", None),
+    ]
+    assert events == 3  # one outcome each

@@ -226,9 +226,10 @@ class RegistrationRequestRow(Base):
     """A student's request, persisted before the 202 so that it ends in exactly one outcome.
 
     ``decision_partition`` is the queue its section's decisions drain through; a drainer takes
-    the partition's queued rows in commit order. ``enqueued_at`` is when it was stored or last
-    swept; the sweeper rings the partition again when a request stays ``queued`` too long (the
-    broker may lose a message, the system may not).
+    the partition's queued rows oldest first (``created_at``: when the web received it).
+    ``enqueued_at`` is when it was stored or last swept; the sweeper rings the partition again
+    when a request stays ``queued`` too long (the broker may lose a message, the system may
+    not).
     """
 
     __tablename__ = "registration_requests"

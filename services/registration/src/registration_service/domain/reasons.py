@@ -19,6 +19,7 @@ class Reason(StrEnum):
     DIFFERENT_CLASS = "different_class"
     REGISTRATION_CLOSED = "registration_closed"
     SECTION_REMOVED = "section_removed"
+    DECISION_FAILED = "decision_failed"
 
 
 MESSAGES: dict[Reason, str] = {
@@ -39,6 +40,9 @@ MESSAGES: dict[Reason, str] = {
     Reason.DIFFERENT_CLASS: "You can only switch between sections of the same class.",
     Reason.REGISTRATION_CLOSED: "Registration for this program is not open right now.",
     Reason.SECTION_REMOVED: "This section no longer exists — check out the other sections!",
+    Reason.DECISION_FAILED: (
+        "We could not decide this request because of an error on our side; please send it again."
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Enroll requests decided in a batch: in commit order, in one transaction, from one snapshot.
+"""Enroll requests decided in a batch: oldest first, in one transaction, from one snapshot.
 
 The rules are the same :func:`check_enroll` the one-at-a-time path uses; only the I/O differs.
 The snapshot is read once, each decision moves it along in memory (a seat taken here is a seat
@@ -7,7 +7,8 @@ statements run with ``executemany``. The database keeps every guarantee it keeps
 decisions: the section counters move through conditional UPDATEs, the program's head count
 through a conditional UPDATE, and the partial unique indexes refuse a second seat in a class or
 timeslot. When they refuse (another partition seated the same student meanwhile), the whole
-batch raises; the caller rolls it back and decides those requests one at a time.
+batch raises; the caller rolls it back and reads it again, and after a second refusal decides
+those requests one at a time.
 """
 
 from __future__ import annotations

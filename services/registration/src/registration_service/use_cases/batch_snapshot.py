@@ -141,10 +141,11 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
         "students": sorted({r.student_id for r in batch}),
     }
     run = session.connection().execute
-    programs = {row.id: Program(**row._asdict()) for row in run(PROGRAMS, ids)}
     section_rows = run(SECTIONS, ids).all()
-    grades = {(p, s): grade for p, s, grade in run(GRADES, ids)}
     members = set(run(MEMBERS, ids).tuples())
+    # After the membership lock: a drop that gave up a student's place before it is counted.
+    programs = {row.id: Program(**row._asdict()) for row in run(PROGRAMS, ids)}
+    grades = {(p, s): grade for p, s, grade in run(GRADES, ids)}
     held, waiting = [], {}
     for row in run(REGISTRATIONS, ids):
         if row.holds_seat:

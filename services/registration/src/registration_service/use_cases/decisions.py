@@ -101,9 +101,9 @@ def enroll(
     when = _now(when)
 
     def attempt() -> Outcome:
+        seats.lock_membership(session, program_id, student_id)  # then read the head count
         program = load_program(session, program_id)
         section = load_section(session, section_id)
-        seats.lock_membership(session, program_id, student_id)
         student = load_student(session, program_id, student_id)
         decision = check_enroll(program, section, student, when, waitlist=waitlist)
         if not decision.accepted:

@@ -1,16 +1,19 @@
-"""Draining a partition: its queued requests decided in commit order, a batch per transaction.
+"""Draining a partition: its queued requests decided oldest first, a batch per transaction.
 
 Every transaction first takes the partition's PostgreSQL advisory lock (SQLite serialises every
 writer anyway) and then reads the oldest queued requests. So two drainers of one partition (a
 redelivered doorbell, a second worker by mistake) take turns, and whichever comes next starts
-from the oldest request still queued: a section's requests are decided in commit order whoever
-decides them. A crash rolls back the open batch; its requests stay queued, first in line.
+from the oldest request still queued (by when the web received it): a section's requests are
+decided oldest first whoever decides them. A crash rolls back the open batch; its requests stay
+queued, first in line.
 
 A batch is the leading run of enroll requests (decided together, see :mod:`batch_decisions`),
 or a single drop or switch (decided one at a time: it frees seats and may promote a waitlist).
 When the database refuses a batch (another partition seated one of its students meanwhile), it
-is rolled back and read again with a fresh snapshot; refused twice, its requests are decided one
-at a time, each in its own transaction.
+is rolled back and read again with a fresh snapshot; refused twice, or failing for any other
+reason, its requests are decided one at a time, each in its own transaction. A request whose
+decision still fails alone ends ``rejected`` / ``decision_failed`` (logged with its traceback),
+so one bad request never holds up its partition.
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.use_cases.batch_decisions import BatchRefused, decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import RETRYABLE_SQLSTATES
-from registration_service.use_cases.requests import decide
+from registration_service.use_cases.requests import decide, give_up
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +69,33 @@ def lock_partition(session: Session, partition: int) -> None:
         session.connection().execute(LOCK, {"partition": partition})
 
 
+class Attempt(Enum):
+    DECIDED = "decided"
+    REFUSED = "refused"  # the database refused the batch: rolled back, read it again
+    FAILED = "failed"  # a decision raised (a bug, bad data): rolled back
+
+
 def drain_partition(
     sessions: sessionmaker[Session], partition: int, *, batch_size: int, max_batches: int
 ) -> Drained:
     """Decide up to ``max_batches`` batches of the partition's queued requests."""
     decided = batches = fallbacks = 0
     singles = 0  # requests still to decide one at a time, after a refused batch
-    refused_once = more = False
+    refused_once = False
+    more = True
     for _ in range(2 * max_batches):  # a refused batch is read once more
         limit = 1 if singles else batch_size
         with sessions() as session:
-            read, head, refused = _run_batch(session, partition, limit, singles > 0)
+            read, head, attempt = _run_batch(session, partition, limit, singles > 0)
         if not read:
             more = False
             break
-        if refused:
+        if attempt is Attempt.FAILED and singles:
+            # One request the decision cannot get through: it ends rejected rather than hold
+            # up every request behind it in its partition.
+            _give_up(sessions, partition, head[0].id)
+            attempt = Attempt.DECIDED
+        if attempt is not Attempt.DECIDED:
             if refused_once:
                 fallbacks += 1
                 singles, refused_once = len(head), False
@@ -90,7 +106,7 @@ def drain_partition(
         batches += 1
         decided += len(head)
         singles = max(0, singles - len(head))
-        more = len(head) < read or read == limit
+        more = len(head) < read or read == limit or singles > 0
         if not more or batches >= max_batches:
             break
     return Drained(decided, batches, fallbacks, more)
@@ -110,10 +126,10 @@ def _head(rows: list) -> list:
 
 def _run_batch(
     session: Session, partition: int, limit: int, one_at_a_time: bool
-) -> tuple[int, list, bool]:
-    """Read the queue's head and decide it in one transaction: (rows read, head, refused).
-    When the database refuses the head, the transaction is rolled back and ``refused`` is
-    True."""
+) -> tuple[int, list, Attempt]:
+    """Read the queue's head and decide it in one transaction: (rows read, head, attempt).
+    Unless the attempt is DECIDED, the transaction was rolled back. A database that is gone
+    (OperationalError) is raised: the task retries later."""
     read, head = 0, []
     try:
         with session.begin():
@@ -122,7 +138,7 @@ def _run_batch(
             rows = rows.all()
             read, head = len(rows), _head(rows) if rows else []
             if not head:
-                return 0, [], False
+                return 0, [], Attempt.DECIDED
             if one_at_a_time or head[0].action != "enroll":
                 decide(session, head[0].id)
             else:
@@ -133,10 +149,22 @@ def _run_batch(
                 decide_enrollments(session, batch, datetime.now(UTC))
     except (BatchRefused, IntegrityError) as exc:
         log.info("batch of %d refused: %s", len(head), exc)
-        return read, head, True
+        return read, head, Attempt.REFUSED
     except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+        if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            log.info("batch of %d lost a deadlock", len(head))
+            return read, head, Attempt.REFUSED
+        if isinstance(exc, OperationalError):
             raise
-        log.info("batch of %d lost a deadlock", len(head))
-        return read, head, True
-    return read, head, False
+        log.exception("batch of %d failed", len(head))
+        return read, head, Attempt.FAILED
+    except Exception:  # DecisionRetriesExhausted included: alone, under the lock, it is no race
+        log.exception("batch of %d failed", len(head))
+        return read, head, Attempt.FAILED
+    return read, head, Attempt.DECIDED
+
+
+def _give_up(sessions: sessionmaker[Session], partition: int, request_id: str) -> None:
+    with sessions() as session, session.begin():
+        lock_partition(session, partition)
+        give_up(session, request_id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from registration_service.adapters.models import RegistrationRequestRow, Section
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.domain.model import decision_partition
 from registration_service.domain.reasons import Reason, message_for
+from registration_service.domain.rules import Decision
 from registration_service.use_cases.catalog import PRODUCER, get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
 from registration_service.use_cases.outcomes import (
@@ -45,8 +46,15 @@ class NewRequest:
     from_section_id: int | None = None
     waitlist: bool = False
     idempotency_key: str | None = None
-    # When the web received it: requests stored together keep their order of arrival.
+    # When the web received it: the order its partition's drainer decides it in.
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Chosen once, so storing it again (the first commit's answer was lost with its connection)
+    # finds the row already there instead of storing it twice.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        return (self.student_id, self.idempotency_key)
 
     def same_as(self, row: RegistrationRequestRow) -> bool:
         return (row.program_id, row.action, row.section_id, row.from_section_id, row.waitlist) == (
@@ -68,6 +76,10 @@ class Submitted:
     section_id: int
     partition: int
     created: bool = True
+
+    @property
+    def queued(self) -> bool:
+        return self.status == "queued"
 
     @classmethod
     def replay(cls, row: RegistrationRequestRow) -> Submitted:
@@ -147,14 +159,15 @@ def submit_many(
 ) -> list[Submitted | IdempotencyKeyReused]:
     """Persist already validated requests with one multi-row insert, in the order given.
 
-    The unique (student, key) index, not a prior read, decides whether a key was seen before:
-    ``INSERT ... ON CONFLICT DO NOTHING`` skips a replay, and one query then reads back the
-    requests stored earlier under the skipped keys. A key used for a different request gives
-    :class:`IdempotencyKeyReused` in that request's place; the others are stored regardless.
+    ``INSERT ... ON CONFLICT DO NOTHING`` skips a request whose key was used before (the
+    unique (student, key) index decides, not a prior read) and one whose id is already stored
+    (a retry after a lost commit answer); one query then reads those rows back. A key used for
+    a different request gives :class:`IdempotencyKeyReused` in that request's place; the others
+    are stored regardless.
     """
     rows = [
         {
-            "id": uuid.uuid4().hex,
+            "id": new.id,
             "program_id": new.program_id,
             "student_id": new.student_id,
             "action": new.action,
@@ -171,45 +184,38 @@ def submit_many(
     ]
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(RegistrationRequestRow)
-        .on_conflict_do_nothing(index_elements=["student_id", "idempotency_key"])
-        .returning(RegistrationRequestRow.id)
+        insert(RegistrationRequestRow).on_conflict_do_nothing().returning(RegistrationRequestRow.id)
     )
     stored = set(session.scalars(statement, rows).all())
-    skipped = {
-        (new.student_id, new.idempotency_key)
-        for new, row in zip(news, rows, strict=True)
-        if row["id"] not in stored
-    }
-    earlier = _by_keys(session, skipped)
+    earlier = _stored_earlier(session, [new for new in news if new.id not in stored])
     results: list[Submitted | IdempotencyKeyReused] = []
     for new, row in zip(news, rows, strict=True):
-        if row["id"] in stored:
-            results.append(
-                Submitted(row["id"], "queued", new.section_id, row["decision_partition"])
-            )
-            continue
-        existing = earlier[new.student_id, new.idempotency_key]  # a conflict implies the row
-        if new.same_as(existing):
+        existing = None if new.id in stored else earlier.get(new.id) or earlier[new.key]
+        if existing is None or existing.id == new.id:  # stored now, or by a lost commit
+            results.append(Submitted(new.id, "queued", new.section_id, row["decision_partition"]))
+        elif new.same_as(existing):
             results.append(Submitted.replay(existing))
         else:
             results.append(IdempotencyKeyReused(new.idempotency_key))
     return results
 
 
-def _by_keys(
-    session: Session, keys: set[tuple[int, str | None]]
-) -> dict[tuple[int, str | None], RegistrationRequestRow]:
-    if not keys:
+def _stored_earlier(
+    session: Session, skipped: list[NewRequest]
+) -> dict[object, RegistrationRequestRow]:
+    """The rows that made the insert skip these requests, by request id and by (student, key)."""
+    if not skipped:
         return {}
-    rows = session.scalars(
-        select(RegistrationRequestRow).where(
-            tuple_(RegistrationRequestRow.student_id, RegistrationRequestRow.idempotency_key).in_(
-                sorted(keys, key=str)
-            )
-        )
-    )
-    return {(row.student_id, row.idempotency_key): row for row in rows}
+    keys = sorted({new.key for new in skipped if new.idempotency_key is not None}, key=str)
+    clauses = [RegistrationRequestRow.id.in_([new.id for new in skipped])]
+    if keys:
+        pair = tuple_(RegistrationRequestRow.student_id, RegistrationRequestRow.idempotency_key)
+        clauses.append(pair.in_(keys))
+    found: dict[object, RegistrationRequestRow] = {}
+    for row in session.scalars(select(RegistrationRequestRow).where(or_(*clauses))):
+        found[row.id] = row
+        found[row.student_id, row.idempotency_key] = row
+    return found
 
 
 def get_request(session: Session, request_id: str) -> RegistrationRequestRow:
@@ -242,6 +248,20 @@ def decide(
         outcome = None
     _record(session, row, outcome, when)
     return row
+
+
+def give_up(session: Session, request_id: str, when: datetime | None = None) -> None:
+    """End a queued request ``rejected`` / ``decision_failed``: its decision keeps failing, and
+    the requests behind it in its partition must not wait for a fix."""
+    row = session.scalars(
+        select(RegistrationRequestRow)
+        .where(RegistrationRequestRow.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is not None and row.status == "queued":
+        failed = Outcome(Decision.reject(Reason.DECISION_FAILED))
+        _record(session, row, failed, when or datetime.now(UTC))
 
 
 def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outcome:
@@ -300,7 +320,8 @@ def _record(
 
 
 def stale_partitions(session: Session, older_than: timedelta, partitions: int) -> list[int]:
-    """Partitions holding a request still queued ``older_than`` after it was stored.
+    """Partitions holding a request still queued ``older_than`` after it was stored or last
+    swept.
 
     First moves any queued request whose partition is not its section's (stored before
     ``DECISION_PARTITIONS`` changed) to the right one, so no drainer ever misses it.
@@ -321,4 +342,22 @@ def stale_partitions(session: Session, older_than: timedelta, partitions: int) -
             .distinct()
             .order_by(requests.decision_partition)
         )
+    )
+
+
+def mark_swept(session: Session, partitions: list[int], older_than: timedelta) -> None:
+    """The partitions' stale requests were rung for: not again before ``older_than``."""
+    if not partitions:
+        return
+    now = datetime.now(UTC)
+    requests = RegistrationRequestRow
+    session.execute(
+        update(requests)
+        .where(
+            requests.status == "queued",
+            requests.decision_partition.in_(partitions),
+            requests.enqueued_at < now - older_than,
+        )
+        .values(enqueued_at=now)
+        .execution_options(synchronize_session=False)
     )

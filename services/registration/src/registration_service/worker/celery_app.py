@@ -1,7 +1,7 @@
 """The worker's Celery app: ``celery -A registration_service.worker.celery_app worker -Q ...``.
 
-One process per set of partition queues, ``--pool solo`` and prefetch 1: a section's requests
-are decided one at a time, in arrival order.
+One process per set of partition queues, ``--pool solo`` and prefetch 1: one doorbell at a time,
+each draining its partition's requests in batches, in arrival order.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from servicekit.outbox import relay_outbox
 from registration_service.adapters.models import outbox
 from registration_service.messaging import decision_queue
 from registration_service.use_cases.profiles import PROFILES_STREAM, handle_profile_event
-from registration_service.use_cases.requests import stale_partitions
+from registration_service.use_cases.requests import mark_swept, stale_partitions
 from registration_service.worker.resources import resources
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def sweep_once() -> int:
     older_than = timedelta(seconds=res.settings.requeue_after_seconds)
     with res.sessions() as session, session.begin():
         stale = stale_partitions(session, older_than, res.settings.decision_partitions)
-    silent = [p for p in stale if res.redis.llen(decision_queue(p)) == 0]
+        silent = [p for p in stale if res.redis.llen(decision_queue(p)) == 0]
+        mark_swept(session, silent, older_than)  # rung now; not again for a while
     for partition in silent:
         res.doorbells.ring_anyway(partition)
     if silent:

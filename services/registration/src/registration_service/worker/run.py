@@ -2,7 +2,7 @@
 
 Worker ``i`` of ``W`` consumes partition queues ``i, i+W, i+2W, ...`` of ``DECISION_PARTITIONS``,
 one doorbell at a time (solo pool, prefetch 1), draining each partition's queued requests in
-commit order while the partitions spread over the processes. Run one process per index: a
+arrival order while the partitions spread over the processes. Run one process per index: a
 second one is safe (a partition has one drainer at a time) but only waits.
 """
 
