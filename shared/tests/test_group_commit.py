@@ -58,7 +58,35 @@ def test_callers_arriving_during_a_flush_share_the_next_one_in_arrival_order():
     assert len(store.groups) < 10  # not one flush per caller
     flushed = [item for group in store.groups for item in group]
     assert sorted(flushed) == list(range(40))  # each exactly once
-    assert all(group == sorted(group) for group in store.groups)
+
+
+def test_a_group_keeps_the_order_its_callers_queued_in():
+    release = threading.Event()
+    groups: list[list[int]] = []
+
+    def flush(items: list[int]) -> list[int]:
+        groups.append(list(items))
+        release.wait(timeout=5)  # the first group holds the flush while the others queue
+        return items
+
+    def until(condition) -> None:
+        deadline = time.monotonic() + 5
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    commit = GroupCommit(flush)
+    threads = []
+    for item in range(6):
+        threads.append(threading.Thread(target=commit, args=(item,)))
+        threads[-1].start()
+        if item == 0:
+            until(lambda: groups)  # the first caller is flushing, alone
+        else:
+            until(lambda item=item: len(commit._queued) == item)  # queued, in turn
+    release.set()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert groups == [[0], [1, 2, 3, 4, 5]]
 
 
 def test_a_group_is_never_larger_than_its_bound():
