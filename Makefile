@@ -5,7 +5,12 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: up test test-fast lint openapi token install bench bench-streams clean
+.PHONY: help up test test-fast lint fmt openapi token install bench bench-streams clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets, one line each
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## /\1\t/' \
+		| awk -F '\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
 
 $(UV):  # uv itself, when the machine has none
 	python3 -m pip install --quiet --target .tools/uv uv==0.13.9
@@ -14,21 +19,26 @@ $(UV):  # uv itself, when the machine has none
 	$(UV) sync --locked --all-packages --group dev
 	@touch $@
 
-install: .venv/.installed
+install: .venv/.installed  ## the virtualenv, exactly as uv.lock pins it (installs uv if missing)
 
 up: install  ## Redis + the three services on 8001-8003 with SQLite files under var/
 	$(PY) -m devstack.up
 
-test: install  ## every test, slow ones included
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+test: lint  ## the lint, then every test, slow ones included
 	$(PY) -m pytest
 
-test-fast: install
+test-fast: install  ## the tests not marked slow, without the lint
 	$(PY) -m pytest -m "not slow"
 
-lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+lint: install  ## ruff (check and format), the import-linter layer contracts, mypy --strict
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	.venv/bin/lint-imports --no-logo
+	$(PY) -m mypy
+
+fmt: install  ## format and autofix with ruff
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 openapi: install  ## regenerate the committed OpenAPI documents
 	$(PY) -m devstack.openapi
@@ -46,5 +56,5 @@ bench-streams: install  ## do 2,000 open outcome streams starve requests? gevent
 	cd bench && ../$(PY) open_streams.py
 	@rm -f .venv/.installed
 
-clean:
-	rm -rf var .pytest_cache
+clean:  ## remove var/ (the dev databases) and the tool caches
+	rm -rf var .pytest_cache .mypy_cache .import_linter_cache .ruff_cache

@@ -34,6 +34,7 @@ from devstack.postgres_server import PostgresServer
 from devstack.redis_server import RedisServer
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import CompleteProfileRow
+from registration_service.events import OUTCOME_DECIDED, OUTCOMES_STREAM
 from registration_service.migrate import upgrade
 from registration_service.use_cases import catalog
 from servicekit.auth import issue_token
@@ -195,7 +196,7 @@ class OutcomeWatcher(threading.Thread):
         if b"id" in fields:
             return fields[b"id"].decode()
         envelope = json.loads(fields[b"envelope"])
-        if envelope["event_type"] != "registration.outcome.decided.v1":
+        if envelope["event_type"] != OUTCOME_DECIDED:
             return None
         return envelope["payload"]["id"]
 
@@ -440,7 +441,7 @@ def run_one(
     stack = make_stack(name, url, redis_server, scratch, args, label).start()
     print(f"{name}: {len(jobs)} requests ({unique} unique) ...", flush=True)
     try:
-        stream = {"pipeline": "registration.outcomes", "bare": "bench.bare.outcomes"}.get(name)
+        stream = {"pipeline": OUTCOMES_STREAM, "bare": "bench.bare.outcomes"}.get(name)
         spies = start_profilers(stack) if args.profile and name == "pipeline" else []
         meter = CpuMeter(stack, postgres, redis_server.process.pid)
         phase = run_phase(name, stack, program, jobs, args.connections, stream, 900)

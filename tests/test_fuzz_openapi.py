@@ -24,7 +24,8 @@ import schemathesis
 from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from hypothesis import HealthCheck, settings
-from profile_service.use_cases.programs import PROGRAM_CREATED, handle_catalog_event
+from profile_service.events import PROGRAM_CREATED
+from profile_service.use_cases.programs import handle_catalog_event
 from service_apps import SECRET, SERVICES, make_app
 from servicekit.auth import issue_token
 from servicekit.events import Event

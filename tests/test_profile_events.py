@@ -11,17 +11,19 @@ import pytest
 import redis
 from profile_service.adapters.models import outbox as profile_outbox
 from profile_service.api.app import create_app as create_profile_app
+from profile_service.events import CATALOG_STREAM
 from profile_service.migrate import upgrade as upgrade_profile
 from profile_service.settings import ProfileSettings
-from profile_service.use_cases.programs import CATALOG_STREAM, handle_catalog_event
+from profile_service.use_cases.programs import handle_catalog_event
 from profile_testkit import ADMIN, SECRET, bearer, complete_profile
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import CompleteProfileRow
 from registration_service.adapters.models import outbox as registration_outbox
 from registration_service.api.app import create_app as create_registration_app
+from registration_service.events import PROFILES_STREAM
 from registration_service.migrate import upgrade as upgrade_registration
 from registration_service.settings import RegistrationSettings
-from registration_service.use_cases.profiles import PROFILES_STREAM, handle_profile_event
+from registration_service.use_cases.profiles import handle_profile_event
 from servicekit.background import apply_events
 from servicekit.events import StreamConsumer, StreamPublisher
 from servicekit.outbox import relay_outbox

@@ -85,6 +85,28 @@ def test_a_failed_entry_is_retried_by_the_same_consumer_before_anything_newer(re
     assert [e.payload for e in seen] == [{"n": 1}, {"n": 2}]
 
 
+def test_a_pending_entry_trimmed_from_the_stream_is_dropped_not_retried_forever(redis_server):
+    """Streams are capped (MAXLEN): an entry can go while it is pending. Redis then returns it
+    without fields; the consumer acknowledges it and moves on instead of failing every poll."""
+    client = redis.Redis.from_url(redis_server.url)
+    publisher = StreamPublisher(client)
+    entry_id = publisher.publish("test-stream-4", Event("t.x.y.v1", "t", {"n": 1}).to_json())
+    consumer = StreamConsumer(client, "test-stream-4", "g", "c1")
+
+    def crash(_event: Event) -> None:
+        raise RuntimeError("handler died before acknowledging")
+
+    with pytest.raises(RuntimeError):
+        consumer.poll(crash, block_ms=None)
+    client.xdel("test-stream-4", entry_id)  # trimmed while pending
+    publisher.publish("test-stream-4", Event("t.x.y.v1", "t", {"n": 2}).to_json())
+    seen: list[Event] = []
+    consumer.poll(seen.append, block_ms=None)  # the pending, trimmed entry: dropped
+    consumer.poll(seen.append, block_ms=None)
+    assert [e.payload for e in seen] == [{"n": 2}]
+    assert client.xpending("test-stream-4", "g")["pending"] == 0
+
+
 def test_apply_once_applies_each_event_id_once(tmp_path):
     from servicekit.background import apply_once
     from sqlalchemy import String

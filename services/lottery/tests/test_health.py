@@ -1,4 +1,5 @@
-"""The lottery service answers health, readiness and OpenAPI without a token, and 401 otherwise."""
+"""The lottery service answers health, readiness and OpenAPI without a token. It has no other
+endpoint yet, and a path that does not exist is a 404 (auth runs only for routes that exist)."""
 
 from lottery_service.api.app import create_app
 from lottery_service.migrate import upgrade

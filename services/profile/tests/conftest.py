@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from profile_service.adapters.db import make_session_factory
 from profile_service.api.app import create_app
+from profile_service.events import PROGRAM_CREATED
 from profile_service.migrate import upgrade
 from profile_service.settings import ProfileSettings
-from profile_service.use_cases.programs import PROGRAM_CREATED, handle_catalog_event
+from profile_service.use_cases.programs import handle_catalog_event
 from profile_testkit import SECRET
-from servicekit.db import make_engine
 from servicekit.events import Event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,8 +25,8 @@ def database_url(tmp_path) -> str:
 
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield sessionmaker(engine, expire_on_commit=False)
+    engine, factory = make_session_factory(database_url)
+    yield factory
     engine.dispose()
 
 

@@ -7,8 +7,9 @@ from servicekit.auth import issue_token
 SECRET = "profile-test-secret-0123456789abcdef012345"
 
 
-def bearer(subject: int | str, role: str = "student") -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role)}"}
+def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
+    """Headers with a token for ``subject`` (the same order as ``registration_testkit.bearer``)."""
+    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role, ttl)}"}
 
 
 ADMIN = bearer("admin", "admin")

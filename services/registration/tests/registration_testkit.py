@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from registration_service.events import PROFILE_COMPLETED
 from registration_service.use_cases import catalog
-from registration_service.use_cases.profiles import PROFILE_COMPLETED, handle_profile_event
+from registration_service.use_cases.profiles import handle_profile_event
 from servicekit.auth import issue_token
 from servicekit.events import Event
 from sqlalchemy.orm import Session
@@ -14,11 +15,12 @@ SECRET = "registration-tests-secret-0123456789abcdef"
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 
-def bearer(role: str = "admin", sub: str | int = "admin", ttl: int = 600) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, sub, role, ttl)}"}
+def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
+    """Headers with a token for ``subject`` (the same order as ``profile_testkit.bearer``)."""
+    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role, ttl)}"}
 
 
-ADMIN = bearer()
+ADMIN = bearer("admin", "admin")
 
 
 class CatalogBuilder:

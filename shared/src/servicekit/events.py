@@ -68,6 +68,9 @@ class StreamPublisher:
 
 
 Handler = Callable[[Event], None]
+# One entry as redis-py parses it (RESP2); an entry trimmed while pending has no fields ({} or
+# None, depending on the version).
+StreamEntry = tuple[bytes | str, dict[bytes | str, bytes | str] | None]
 
 
 class StreamConsumer:
@@ -105,8 +108,9 @@ class StreamConsumer:
             entries = self._read(">", count, block_ms)
         handled = 0
         for entry_id, fields in entries:
-            raw = fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode())
-            if raw is None:
+            # A pending entry the stream has since trimmed (MAXLEN) comes back without fields.
+            raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
+            if not raw:
                 log.warning("dropping stream entry %s without an envelope", entry_id)
             else:
                 try:
@@ -118,8 +122,13 @@ class StreamConsumer:
             self._client.xack(self.stream, self.group, entry_id)
         return handled
 
-    def _read(self, start: str, count: int, block_ms: int | None) -> list:
+    def _read(self, start: str, count: int, block_ms: int | None) -> list[StreamEntry]:
         response = self._client.xreadgroup(
             self.group, self.consumer, {self.stream: start}, count=count, block=block_ms
         )
-        return response[0][1] if response else []
+        if not response:
+            return []
+        if not isinstance(response, list):
+            raise TypeError("StreamConsumer reads RESP2 replies; make the client with protocol=2")
+        entries: list[StreamEntry] = response[0][1]  # [[stream, [(entry_id, fields), ...]]]
+        return entries

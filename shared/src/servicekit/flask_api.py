@@ -97,7 +97,7 @@ class JsonBodyParser(FlaskParser):
 _BODY_ERRORS = (400, 413, 415)
 
 
-class ServiceBlueprint(Blueprint):
+class ServiceBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest is untyped: Any
     """A flask-smorest ``Blueprint`` with the kit's JSON parser, access policies and error docs."""
 
     ARGUMENTS_PARSER = JsonBodyParser()
@@ -107,7 +107,7 @@ class ServiceBlueprint(Blueprint):
         self._prepare_doc_cbks.append(self._prepare_error_doc)
 
     def route(self, rule: str, **kwargs: Any) -> Callable[[Any], Any]:
-        register = super().route(rule, **kwargs)
+        register: Callable[[Any], Any] = super().route(rule, **kwargs)
         if "<" not in rule:
             return register
 
@@ -123,8 +123,8 @@ class ServiceBlueprint(Blueprint):
         """Declare who may call the view; checked before the view's input is parsed."""
 
         def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
-            documented = self.doc(**{"x-access": policy.value})(function)
-            documented._apidoc["access"] = policy  # read by _prepare_error_doc
+            documented: Callable[..., Any] = self.doc(**{"x-access": policy.value})(function)
+            _apidoc(documented)["access"] = policy  # read by _prepare_error_doc
             return declare_access(documented, policy)
 
         return decorator
@@ -135,14 +135,16 @@ class ServiceBlueprint(Blueprint):
             return decorator
 
         def with_body_errors(function: Callable[..., Any]) -> Callable[..., Any]:
-            wrapped = decorator(function)
-            wrapped._apidoc["json_body"] = True
+            wrapped: Callable[..., Any] = decorator(function)
+            _apidoc(wrapped)["json_body"] = True
             return wrapped
 
         return with_body_errors
 
     @staticmethod
-    def _prepare_error_doc(doc: dict, doc_info: dict, *, spec: Any, **_: Any) -> dict:
+    def _prepare_error_doc(
+        doc: dict[str, Any], doc_info: dict[str, Any], *, spec: Any, **_: Any
+    ) -> dict[str, Any]:
         """Document the kit's own answers: 401/403 by access, 400/413/415 for JSON bodies,
         404/422 where the operation reads a path or its input."""
         policy = doc_info.get("access")
@@ -163,6 +165,12 @@ class ServiceBlueprint(Blueprint):
             description = doc.get("description", "")
             doc["description"] = f"{description}\n\nAccess: {Access(policy).summary}".strip()
         return doc
+
+
+def _apidoc(view: Callable[..., Any]) -> dict[str, Any]:
+    """The documentation flask-smorest's decorators have gathered on ``view``."""
+    gathered: dict[str, Any] = view._apidoc  # type: ignore[attr-defined]  # set by flask-smorest
+    return gathered
 
 
 def operation_access() -> Access | None:

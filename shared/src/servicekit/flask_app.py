@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from redis import Redis
@@ -11,11 +12,11 @@ from sqlalchemy import Engine
 from servicekit.auth import TokenVerifier
 from servicekit.db import ping_database
 from servicekit.domain_errors import InvalidInput, NotFound
-from servicekit.errors import error_response, install_error_handlers
 from servicekit.flask_api import MAX_DEPTH_CONFIG, IdConverter, id_converter_schema
 from servicekit.flask_auth import install_auth
-from servicekit.health import health_blueprint
-from servicekit.logging_setup import install_correlation_id
+from servicekit.flask_errors import error_response, install_error_handlers
+from servicekit.flask_health import health_blueprint
+from servicekit.logging_setup import CORRELATION_HEADER, correlation_id, new_correlation_id
 from servicekit.settings import ServiceSettings
 
 
@@ -36,7 +37,7 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema)
 
 
-class ServiceApi(Api):
+class ServiceApi(Api):  # type: ignore[misc]  # flask-smorest is untyped: Any
     """Every error status an operation can answer is documented on it (see
     ``ServiceBlueprint``); there is no catch-all ``default`` response."""
 
@@ -64,7 +65,10 @@ def create_service_app(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         **{MAX_DEPTH_CONFIG: settings.max_json_depth},
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Answers keep the schemas' field order. Flask 3 ignores the old JSON_SORT_KEYS setting;
+    # sorting belongs to the app's JSON provider.
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False
     app.url_map.converters["id"] = IdConverter
     api = ServiceApi(
         app,
@@ -77,11 +81,11 @@ def create_service_app(
     install_error_handlers(app)
 
     @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound):
+    def _not_found(exc: NotFound) -> Response:
         return error_response(404, exc.code, exc.message)
 
     @app.errorhandler(InvalidInput)
-    def _invalid(exc: InvalidInput):
+    def _invalid(exc: InvalidInput) -> Response:
         return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
 
     install_correlation_id(app)
@@ -90,3 +94,19 @@ def create_service_app(
         health_blueprint({"database": lambda: ping_database(engine), "redis": redis.ping})
     )
     return app, api
+
+
+def install_correlation_id(app: Flask) -> None:
+    """Take the caller's X-Correlation-ID (or make one) for this request and echo it on the
+    response; see :mod:`servicekit.logging_setup` for how far it travels."""
+
+    @app.before_request
+    def _take() -> None:
+        incoming = request.headers.get(CORRELATION_HEADER, "")
+        value = incoming if 0 < len(incoming) <= 64 else new_correlation_id()
+        correlation_id.set(value)
+
+    @app.after_request
+    def _echo(response: Response) -> Response:
+        response.headers[CORRELATION_HEADER] = correlation_id.get()
+        return response

@@ -49,7 +49,7 @@ def install_auth(
 
 def current_principal() -> Principal:
     principal = g.get("principal")
-    if principal is None:
+    if not isinstance(principal, Principal):
         raise AuthError(401, "missing_token", "Send an 'Authorization: Bearer <JWT>' header.")
     return principal
 

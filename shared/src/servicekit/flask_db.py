@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 EXTENSION = "servicekit.sessions"
@@ -21,3 +22,11 @@ def transaction() -> Iterator[Session]:
     sessions: sessionmaker[Session] = current_app.extensions[EXTENSION]
     with sessions() as session, session.begin():
         yield session
+
+
+def dispose_sessions(app: Flask) -> None:
+    """Close the pooled connections of the engine behind the app's sessions, for a test or a
+    script done with the app (a connection left to the garbage collector warns)."""
+    sessions: sessionmaker[Session] = app.extensions[EXTENSION]
+    engine: Engine = sessions.kw["bind"]
+    engine.dispose()

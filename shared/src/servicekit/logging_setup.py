@@ -1,12 +1,21 @@
-"""Structured-enough logging with a correlation id carried from request to task to event."""
+"""Logging with a correlation id, and the context variable that holds it.
+
+What is true today, exactly:
+- The web sets it per request: the caller's ``X-Correlation-ID`` (up to 64 characters) or a new
+  one, echoed on the response (``servicekit.flask_app.install_correlation_id``).
+- An :class:`servicekit.events.Event` takes the id current where it is built, so an event built
+  while serving a request (a profile completed, a catalog change) carries that request's id.
+- It goes no further: a Celery task is sent without it and a consumer does not restore it from
+  an event, so events built in a worker (decision outcomes) carry ``-``.
+- Log lines show it only in processes that call :func:`configure_logging` (today the relays,
+  where it is ``-``); the web processes leave logging to gunicorn and Flask.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from contextvars import ContextVar
-
-from flask import Flask, Response, request
 
 CORRELATION_HEADER = "X-Correlation-ID"
 correlation_id: ContextVar[str] = ContextVar("correlation_id", default="-")
@@ -33,18 +42,3 @@ def configure_logging(level: str = "INFO", service: str = "service") -> None:
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
-
-
-def install_correlation_id(app: Flask) -> None:
-    """Take the caller's X-Correlation-ID (or make one) and echo it on the response."""
-
-    @app.before_request
-    def _take() -> None:
-        incoming = request.headers.get(CORRELATION_HEADER, "")
-        value = incoming if 0 < len(incoming) <= 64 else new_correlation_id()
-        correlation_id.set(value)
-
-    @app.after_request
-    def _echo(response: Response) -> Response:
-        response.headers[CORRELATION_HEADER] = correlation_id.get()
-        return response

@@ -5,7 +5,7 @@ from registration_service.adapters.models import ProgramRow, RegistrationTypeRow
 from registration_testkit import ADMIN, bearer
 from sqlalchemy import func, select
 
-STUDENT = bearer("student", 42)
+STUDENT = bearer(42)
 PROGRAM = {"name": "Splash", "grade_min": 7, "grade_max": 12}
 OPENS = "registration_opens_at"
 SLOT = {"start": "2026-12-05T09:00:00+00:00", "end": "2026-12-05T10:00:00+00:00"}

@@ -21,10 +21,10 @@ from registration_service.adapters.models import (
     TimeslotOccupancyRow,
     outbox,
 )
+from registration_service.events import OUTCOME_DECIDED as OUTCOME_EVENT
 from registration_service.use_cases import requests
 from registration_service.use_cases.decisions import enroll
 from registration_service.use_cases.drain import drain_partition
-from registration_service.use_cases.outcomes import OUTCOME_EVENT
 from registration_testkit import T0, CatalogBuilder
 from sqlalchemy import func, select
 

@@ -19,6 +19,7 @@ from registration_service.adapters.models import (
     outbox,
 )
 from registration_service.api.app import create_app
+from registration_service.events import OUTCOMES_STREAM
 from registration_service.intake import RequestIntake, StorageUnavailable
 from registration_service.messaging import Doorbells, make_celery
 from registration_service.migrate import upgrade
@@ -27,8 +28,8 @@ from registration_service.use_cases import requests
 from registration_service.use_cases.batch_decisions import decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.drain import drain_partition
-from registration_service.use_cases.outcomes import OUTCOMES_STREAM
 from registration_testkit import SECRET, CatalogBuilder, bearer
+from servicekit.flask_db import dispose_sessions
 from sqlalchemy import func, select, text
 
 pytestmark = pytest.mark.postgres
@@ -229,12 +230,13 @@ def test_the_web_answers_503_in_the_envelope_when_the_request_was_not_stored(
     url, _engine, sessions = pg
     program, section = one_section(sessions)
     settings = RegistrationSettings(database_url=url, redis_url=redis_server.url, jwt_secret=SECRET)
-    client = create_app(settings).test_client()
-    response = client.post(
+    app = create_app(settings)
+    response = app.test_client().post(
         f"/v1/programs/{program}/registration-requests",
         json={"student_id": REFUSED_STUDENT, "action": "enroll", "section_id": section},
-        headers={**bearer("student", REFUSED_STUDENT), "Idempotency-Key": "k"},
+        headers={**bearer(REFUSED_STUDENT), "Idempotency-Key": "k"},
     )
+    dispose_sessions(app)
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "storage_unavailable"
 

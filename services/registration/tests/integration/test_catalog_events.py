@@ -3,6 +3,7 @@
 import json
 
 from registration_service.adapters.models import outbox
+from registration_service.events import PROGRAM_CREATED, PROGRAM_UPDATED
 from registration_service.use_cases import catalog
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ def staged(session, event_type: str) -> list[dict]:
 def test_a_new_program_is_announced_in_its_own_transaction(session):
     new = catalog.NewProgram("Splash", 7, 12, registration_opens_at=None)
     program = catalog.create_program(session, new)
-    [payload] = staged(session, catalog.PROGRAM_CREATED)
+    [payload] = staged(session, PROGRAM_CREATED)
     assert payload["id"] == program.id and payload["name"] == "Splash"
     assert payload["registration_opens_at"] is None
 
@@ -23,5 +24,5 @@ def test_a_new_program_is_announced_in_its_own_transaction(session):
 def test_programs_can_be_announced_again_for_subscribers_that_lost_them(session, build):
     first, second = build.program(), build.program()
     assert catalog.announce_programs(session) == 2
-    announced = staged(session, catalog.PROGRAM_UPDATED)
+    announced = staged(session, PROGRAM_UPDATED)
     assert [payload["id"] for payload in announced] == [first, second]

@@ -10,8 +10,8 @@ from registration_service.adapters.models import (
     section_timeslots,
 )
 from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.events import OUTCOME_DECIDED as OUTCOME_EVENT
 from registration_service.use_cases import requests
-from registration_service.use_cases.outcomes import OUTCOME_EVENT
 from registration_service.use_cases.requests import NewRequest
 from sqlalchemy import delete, func, select
 

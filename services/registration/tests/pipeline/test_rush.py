@@ -18,8 +18,8 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     outbox,
 )
+from registration_service.events import OUTCOMES_STREAM
 from registration_service.use_cases import requests
-from registration_service.use_cases.outcomes import OUTCOMES_STREAM
 from registration_testkit import SECRET, CatalogBuilder
 from servicekit.auth import issue_token
 from sqlalchemy import func, select

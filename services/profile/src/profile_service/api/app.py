@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 import redis
 from flask import Flask
-from servicekit.db import make_engine
 from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
-from sqlalchemy.orm import sessionmaker
 
+from profile_service.adapters.db import make_session_factory
 from profile_service.api import profiles
 from profile_service.domain.grades import Rollover
 from profile_service.settings import ProfileSettings, get_settings
@@ -19,10 +18,10 @@ from profile_service.use_cases.profiles import GradeClock
 
 def create_app(settings: ProfileSettings | None = None) -> Flask:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine, sessions = make_session_factory(settings.database_url)
     redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
     app, api = create_service_app(__name__, "Profile service", settings, engine, redis_client)
-    install_sessions(app, sessionmaker(engine, expire_on_commit=False))
+    install_sessions(app, sessions)
     rollover = Rollover.parse(settings.grade_rollover)
     app.extensions[profiles.CLOCK] = lambda: GradeClock(rollover, datetime.now(UTC).date())
     api.register_blueprint(profiles.blp)

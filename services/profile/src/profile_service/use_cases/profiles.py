@@ -12,16 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from profile_service import events
 from profile_service.adapters.models import KnownProgramRow, ProfileRow, outbox
 from profile_service.domain.errors import InvalidInput
 from profile_service.domain.grades import Rollover, grade_for, graduation_year_for, school_year
 from profile_service.domain.profile import Document, draft_from, missing_fields
 from profile_service.use_cases.programs import require_program
-
-PRODUCER = "profile"
-PROFILES_STREAM = "profile.profiles"
-COMPLETED_EVENT = "profile.profile.completed.v1"
-REOPENED_EVENT = "profile.profile.reopened.v1"
 
 
 @dataclass(frozen=True)
@@ -106,9 +102,10 @@ def save_profile(
     session.flush()
     view = _view(row, program, clock)
     if row.complete:
-        _publish(session, COMPLETED_EVENT, _completed_payload(view, clock, program))
+        _publish(session, events.profile_completed.event(_completed(view, clock, program)))
     elif was_complete:
-        _publish(session, REOPENED_EVENT, {"program_id": program_id, "student_id": student_id})
+        reopened = {"program_id": program_id, "student_id": student_id}
+        _publish(session, events.profile_reopened.event(reopened))
     return view
 
 
@@ -165,9 +162,8 @@ def _view(row: ProfileRow, program: KnownProgramRow, clock: GradeClock) -> Profi
     )
 
 
-def _completed_payload(
-    view: ProfileView, clock: GradeClock, program: KnownProgramRow
-) -> dict[str, Any]:
+def _completed(view: ProfileView, clock: GradeClock, program: KnownProgramRow) -> dict[str, Any]:
+    """The fields of ``profile.profile.completed.v1`` (see ``events.ProfileCompletedPayload``)."""
     graduation_year = view.document["graduation_year"]
     return {
         "profile_id": view.id,
@@ -179,5 +175,5 @@ def _completed_payload(
     }
 
 
-def _publish(session: Session, event_type: str, payload: dict[str, Any]) -> None:
-    add_to_outbox(session, outbox, PROFILES_STREAM, Event(event_type, PRODUCER, payload))
+def _publish(session: Session, event: Event) -> None:
+    add_to_outbox(session, outbox, events.PROFILES_STREAM, event)

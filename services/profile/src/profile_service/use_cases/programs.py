@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from servicekit.background import apply_once
 from servicekit.events import Event
 from sqlalchemy.orm import Session
 
 from profile_service.adapters.models import KnownProgramRow, ProcessedEventRow
 from profile_service.domain.errors import NotFound
+from profile_service.events import (
+    PROGRAM_CREATED,
+    PROGRAM_UPDATED,
+    program_created,
+    program_updated,
+)
 
-CATALOG_STREAM = "registration.catalog"
-PROGRAM_CREATED = "registration.program.created.v1"
-PROGRAM_UPDATED = "registration.program.updated.v1"
+_READERS = {PROGRAM_CREATED: program_created, PROGRAM_UPDATED: program_updated}
 
 
 def require_program(session: Session, program_id: int) -> KnownProgramRow:
@@ -23,24 +25,22 @@ def require_program(session: Session, program_id: int) -> KnownProgramRow:
     return program
 
 
-def _grades_as_of(payload: dict) -> date | None:
-    opens = payload.get("registration_opens_at")
-    return datetime.fromisoformat(opens).date() if opens else None
-
-
 def handle_catalog_event(session: Session, event: Event) -> bool:
-    """Record a created or updated program; False for other events and for duplicates."""
-    if event.event_type not in (PROGRAM_CREATED, PROGRAM_UPDATED):
+    """Record a created or updated program; False for other events and for duplicates. A
+    payload without the fields we read raises (ValidationError): the entry stays pending."""
+    spec = _READERS.get(event.event_type)
+    if spec is None:
         return False
+    payload = spec.read(event.payload)
     if not apply_once(session, ProcessedEventRow, event.event_id):
         return False
-    payload = event.payload
     program = session.get(KnownProgramRow, payload["id"])
     if program is None:
         program = KnownProgramRow(program_id=payload["id"])
         session.add(program)
     program.name = payload["name"]
-    program.grades_as_of = _grades_as_of(payload)
+    opens = payload["registration_opens_at"]  # grades are taken as of registration opening
+    program.grades_as_of = opens.date() if opens else None
     program.event_id = event.event_id
     session.flush()
     return True

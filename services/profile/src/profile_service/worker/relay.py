@@ -10,15 +10,15 @@ import socket
 
 import redis
 from servicekit.background import apply_events, run_forever
-from servicekit.db import make_engine
 from servicekit.events import StreamConsumer, StreamPublisher
 from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
-from sqlalchemy.orm import sessionmaker
 
+from profile_service.adapters.db import make_session_factory
 from profile_service.adapters.models import outbox
+from profile_service.events import CATALOG_STREAM
 from profile_service.settings import get_settings
-from profile_service.use_cases.programs import CATALOG_STREAM, handle_catalog_event
+from profile_service.use_cases.programs import handle_catalog_event
 
 CONSUMER_GROUP = "profile"
 
@@ -26,8 +26,7 @@ CONSUMER_GROUP = "profile"
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, "profile-relay")
-    engine = make_engine(settings.database_url)
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    engine, sessions = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client)
     catalog = StreamConsumer(client, CATALOG_STREAM, CONSUMER_GROUP, socket.gethostname())

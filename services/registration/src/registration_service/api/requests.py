@@ -16,8 +16,9 @@ from servicekit.flask_auth import current_principal, require_self_or_admin
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
+from registration_service.events import student_stream
 from registration_service.intake import RequestIntake, StorageUnavailable
-from registration_service.use_cases import outcomes, requests
+from registration_service.use_cases import requests
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class StudentOutcomes(MethodView):
         """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
         start = headers["last_event_id"] or query["last_event_id"] or "0"
         client = current_app.extensions["registration.redis"]
-        stream = outcomes.student_stream(student_id)
+        stream = student_stream(student_id)
         return Response(
             _events(client, stream, start),
             mimetype="text/event-stream",

@@ -17,11 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from servicekit.events import Event
 from servicekit.outbox import outbox_rows
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from registration_service import events
 from registration_service.adapters.models import (
     ProgramRow,
     ProgramStudentRow,
@@ -39,13 +39,7 @@ from registration_service.use_cases.batch_snapshot import (
     QueuedEnroll,
     load_batch_snapshot,
 )
-from registration_service.use_cases.outcomes import (
-    OUTCOME_EVENT,
-    OUTCOMES_STREAM,
-    DecidedRequest,
-    outcome_payload,
-    student_stream,
-)
+from registration_service.use_cases.outcomes import DecidedRequest
 from registration_service.use_cases.registration_types import get_cached
 
 
@@ -199,11 +193,11 @@ def _write(session: Session, writes: _Writes) -> None:
             raise BatchRefused("a section's seats changed under the batch")
     if run(RECORD_DECISION, [d.bind() for d in writes.decided]).rowcount != len(writes.decided):
         raise BatchRefused("a request was decided elsewhere meanwhile")
-    events = []
+    rows = []
     for decided in writes.decided:
-        event = Event(OUTCOME_EVENT, "registration", outcome_payload(decided))
-        events += outbox_rows((OUTCOMES_STREAM, student_stream(decided.student_id)), event)
-    run(OUTBOX_INSERT, events)
+        streams = (events.OUTCOMES_STREAM, events.student_stream(decided.student_id))
+        rows += outbox_rows(streams, events.outcome_decided.event(decided))
+    run(OUTBOX_INSERT, rows)
     if writes.members:
         # Last: the program row is the one lock every partition shares; hold it only to commit.
         run(ADD_MEMBERS, [{"program_id": p, "student_id": s} for p, s in writes.members])

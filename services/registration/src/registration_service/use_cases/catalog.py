@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from registration_service import events
 from registration_service.adapters.models import (
     ClassRow,
     ProgramRow,
@@ -18,11 +18,6 @@ from registration_service.adapters.models import (
     outbox,
 )
 from registration_service.domain.errors import InvalidInput, NotFound
-
-PRODUCER = "registration"
-CATALOG_STREAM = "registration.catalog"
-PROGRAM_CREATED = "registration.program.created.v1"
-PROGRAM_UPDATED = "registration.program.updated.v1"
 
 
 @dataclass(frozen=True)
@@ -66,8 +61,7 @@ def create_program(session: Session, new: NewProgram) -> ProgramRow:
     program = ProgramRow(**new.__dict__)
     session.add(program)
     session.flush()
-    event = Event(PROGRAM_CREATED, PRODUCER, program_payload(program))
-    add_to_outbox(session, outbox, CATALOG_STREAM, event)
+    add_to_outbox(session, outbox, events.CATALOG_STREAM, events.program_created.event(program))
     return program
 
 
@@ -77,26 +71,9 @@ def announce_programs(session: Session) -> int:
     Subscribers upsert, so announcing twice is harmless."""
     programs = list_programs(session)
     for program in programs:
-        event = Event(PROGRAM_UPDATED, PRODUCER, program_payload(program))
-        add_to_outbox(session, outbox, CATALOG_STREAM, event)
+        event = events.program_updated.event(program)
+        add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
     return len(programs)
-
-
-def program_payload(program: ProgramRow) -> dict[str, object]:
-    """What other services learn of a program (the profile service needs its id and dates)."""
-
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
-
-    return {
-        "id": program.id,
-        "name": program.name,
-        "grade_min": program.grade_min,
-        "grade_max": program.grade_max,
-        "student_capacity": program.student_capacity,
-        "registration_opens_at": iso(program.registration_opens_at),
-        "registration_closes_at": iso(program.registration_closes_at),
-    }
 
 
 def add_timeslot(session: Session, program_id: int, start: datetime, end: datetime) -> TimeslotRow:

@@ -1,5 +1,6 @@
-"""Outcomes of registration requests as they are stored and published: one shape whichever
-path (a batch or one request at a time) decided them."""
+"""Outcomes of registration requests as they are stored: one shape whichever path (a batch or
+one request at a time) decided them. Their events' payload is
+:class:`registration_service.events.OutcomeDecidedPayload`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.domain.rules import Decision
-
-OUTCOME_EVENT = "registration.outcome.decided.v1"
-PROMOTED_EVENT = "registration.waitlist.promoted.v1"
-OUTCOMES_STREAM = "registration.outcomes"
-
-
-def student_stream(student_id: int) -> str:
-    """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
-    return f"registration.outcomes.student.{student_id}"
 
 
 class _Request(Protocol):
@@ -70,19 +61,3 @@ class DecidedRequest:
             "b_verb": self.verb,
             "b_when": self.decided_at,
         }
-
-
-def outcome_payload(row: DecidedRequest | RegistrationRequestRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "program_id": row.program_id,
-        "student_id": row.student_id,
-        "action": row.action,
-        "section_id": row.section_id,
-        "from_section_id": row.from_section_id,
-        "status": row.status,
-        "reason": row.reason,
-        "message": row.message,
-        "verb": row.verb,
-        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
-    }

@@ -12,21 +12,22 @@ from servicekit.events import Event
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from registration_service import events
 from registration_service.adapters.models import CompleteProfileRow, ProcessedEventRow
 
-PROFILES_STREAM = "profile.profiles"
-PROFILE_COMPLETED = "profile.profile.completed.v1"
-PROFILE_REOPENED = "profile.profile.reopened.v1"
+_READERS = {spec.event_type: spec for spec in (events.profile_completed, events.profile_reopened)}
 
 
 def handle_profile_event(session: Session, event: Event) -> bool:
-    """Apply one profile event; False for other events and for duplicates."""
-    if event.event_type not in (PROFILE_COMPLETED, PROFILE_REOPENED):
+    """Apply one profile event; False for other events and for duplicates. A payload without
+    the fields we read raises (ValidationError): the entry stays pending, never half applied."""
+    spec = _READERS.get(event.event_type)
+    if spec is None:
         return False
+    payload = spec.read(event.payload)
     if not apply_once(session, ProcessedEventRow, event.event_id):
         return False
-    payload = event.payload
-    if event.event_type == PROFILE_REOPENED:
+    if spec is events.profile_reopened:
         session.execute(
             delete(CompleteProfileRow).where(
                 CompleteProfileRow.program_id == payload["program_id"],

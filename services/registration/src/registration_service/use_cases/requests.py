@@ -6,27 +6,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
 from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from registration_service import events
 from registration_service.adapters.models import RegistrationRequestRow, SectionRow, outbox
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.domain.model import decision_partition
 from registration_service.domain.reasons import Reason, message_for
 from registration_service.domain.rules import Decision
-from registration_service.use_cases.catalog import PRODUCER, get_program
+from registration_service.use_cases.catalog import get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
-from registration_service.use_cases.outcomes import (
-    OUTCOME_EVENT,
-    OUTCOMES_STREAM,
-    PROMOTED_EVENT,
-    outcome_payload,
-    student_stream,
-)
 
 # (database, section) -> program. A section never moves to another program, so a program once
 # read stays right; the rush path then validates sections without a round trip.
@@ -302,21 +295,20 @@ def _record(
         row.verb = decision.verb
     row.decided_at = when
     session.flush()
-    event = Event(OUTCOME_EVENT, PRODUCER, outcome_payload(row))
-    add_to_outbox(session, outbox, (OUTCOMES_STREAM, student_stream(row.student_id)), event)
+    streams = (events.OUTCOMES_STREAM, events.student_stream(row.student_id))
+    add_to_outbox(session, outbox, streams, events.outcome_decided.event(row))
     for student_id in outcome.promoted_student_ids if outcome else ():
-        promoted = Event(
-            PROMOTED_EVENT,
-            PRODUCER,
+        promoted = events.waitlist_promoted.event(
             {
                 "student_id": student_id,
                 "section_id": row.section_id if row.action != "switch" else row.from_section_id,
                 "program_id": row.program_id,
                 "verb": "Enrolled",
-                "decided_at": when.isoformat(),
-            },
+                "decided_at": when,
+            }
         )
-        add_to_outbox(session, outbox, (OUTCOMES_STREAM, student_stream(student_id)), promoted)
+        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
+        add_to_outbox(session, outbox, streams, promoted)
 
 
 def stale_partitions(session: Session, older_than: timedelta, partitions: int) -> list[int]:

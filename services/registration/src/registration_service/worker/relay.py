@@ -19,8 +19,9 @@ from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
 
 from registration_service.adapters.models import outbox
+from registration_service.events import PROFILES_STREAM
 from registration_service.messaging import decision_queue
-from registration_service.use_cases.profiles import PROFILES_STREAM, handle_profile_event
+from registration_service.use_cases.profiles import handle_profile_event
 from registration_service.use_cases.requests import mark_swept, stale_partitions
 from registration_service.worker.resources import resources
 

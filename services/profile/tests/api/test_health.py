@@ -1,4 +1,6 @@
-"""The profile service answers health, readiness and OpenAPI without a token, and 401 otherwise."""
+"""The profile service answers health, readiness and OpenAPI without a token; its endpoints
+answer 401 without one, and a path that does not exist is a 404 (auth runs only for routes that
+exist)."""
 
 from profile_service.api.app import create_app
 from profile_service.migrate import upgrade
@@ -12,6 +14,7 @@ def test_health_readiness_and_openapi(tmp_path, redis_server):
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").json["checks"] == {"database": "ok", "redis": "ok"}
     assert client.get("/openapi.json").json["info"]["title"] == "Profile service"
+    assert client.get("/v1/programs/1/students/7/profile").status_code == 401
     assert client.get("/v1/anything").status_code == 404
 
 

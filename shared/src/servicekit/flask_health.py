@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from servicekit.errors import error_body
 
-Check = Callable[[], None]
+Check = Callable[[], object]  # raises when its dependency is unreachable; the value is ignored
 
 
 def health_blueprint(checks: Mapping[str, Check]) -> Blueprint:
@@ -16,11 +17,11 @@ def health_blueprint(checks: Mapping[str, Check]) -> Blueprint:
     blueprint = Blueprint("health", __name__)
 
     @blueprint.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         return jsonify(status="ok")
 
     @blueprint.get("/readyz")
-    def readyz():
+    def readyz() -> ResponseReturnValue:
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:

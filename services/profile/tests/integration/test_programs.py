@@ -3,11 +3,8 @@
 from datetime import date
 
 from profile_service.adapters.models import KnownProgramRow
-from profile_service.use_cases.programs import (
-    PROGRAM_CREATED,
-    PROGRAM_UPDATED,
-    handle_catalog_event,
-)
+from profile_service.events import PROGRAM_CREATED, PROGRAM_UPDATED
+from profile_service.use_cases.programs import handle_catalog_event
 from servicekit.events import Event
 
 

@@ -1,0 +1,119 @@
+"""The registration service's event contract: the streams it publishes and reads, each event type
+with its version, and one schema per payload.
+
+Producers build a payload with :meth:`EventSpec.event` (checked, then dumped); consumers read one
+with :meth:`EventSpec.read` (a schema of only the fields this service uses, unknown fields
+excluded, so a producer's additive change passes); see :mod:`servicekit.event_contracts`. The
+profile service keeps its own schema of what it reads of ours, and we of theirs: services never
+import each other. Golden examples of every payload live under ``tests/contracts/``. No Flask
+here: the workers import this module.
+"""
+
+from __future__ import annotations
+
+from servicekit.event_contracts import (
+    EventSpec,
+    PayloadSchema,
+    required_int,
+    required_moment,
+    required_text,
+)
+
+PRODUCER = "registration"
+
+# --- streams ------------------------------------------------------------------------------------
+CATALOG_STREAM = "registration.catalog"
+OUTCOMES_STREAM = "registration.outcomes"
+STUDENT_STREAMS = "registration.outcomes.student.<student_id>"  # one per student, for SSE
+PROFILES_STREAM = "profile.profiles"  # the profile service's
+
+
+def student_stream(student_id: int) -> str:
+    """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
+    return f"registration.outcomes.student.{student_id}"
+
+
+# --- event types (the strings are the contract: never change one, publish a new version) -------
+PROGRAM_CREATED = "registration.program.created.v1"
+PROGRAM_UPDATED = "registration.program.updated.v1"
+OUTCOME_DECIDED = "registration.outcome.decided.v1"
+WAITLIST_PROMOTED = "registration.waitlist.promoted.v1"
+PROFILE_COMPLETED = "profile.profile.completed.v1"
+PROFILE_REOPENED = "profile.profile.reopened.v1"
+
+
+# --- payload schemas ----------------------------------------------------------------------------
+class ProgramPayload(PayloadSchema):
+    """A program as other services learn it (the profile service needs its id and dates)."""
+
+    id = required_int()
+    name = required_text()
+    grade_min = required_int()
+    grade_max = required_int()
+    student_capacity = required_int(allow_none=True)
+    registration_opens_at = required_moment(allow_none=True)
+    registration_closes_at = required_moment(allow_none=True)
+
+
+class OutcomeDecidedPayload(PayloadSchema):
+    """A request's outcome, whichever path (a batch or one at a time) decided it."""
+
+    id = required_text()
+    program_id = required_int()
+    student_id = required_int()
+    action = required_text()
+    section_id = required_int()
+    from_section_id = required_int(allow_none=True)
+    status = required_text()
+    reason = required_text(allow_none=True)
+    message = required_text(allow_none=True)
+    verb = required_text(allow_none=True)
+    decided_at = required_moment()
+
+
+class WaitlistPromotedPayload(PayloadSchema):
+    """A student moved from a section's waitlist to a seat, when a seat was freed."""
+
+    student_id = required_int()
+    section_id = required_int()
+    program_id = required_int()
+    verb = required_text()
+    decided_at = required_moment()
+
+
+class ProfileCompletedRead(PayloadSchema):
+    """What this service reads of ``profile.profile.completed.v1``."""
+
+    program_id = required_int()
+    student_id = required_int()
+    grade = required_int()
+
+
+class ProfileReopenedRead(PayloadSchema):
+    """What this service reads of ``profile.profile.reopened.v1``."""
+
+    program_id = required_int()
+    student_id = required_int()
+
+
+# --- the contract -------------------------------------------------------------------------------
+
+
+program_created = EventSpec(PROGRAM_CREATED, (CATALOG_STREAM,), ProgramPayload())
+program_updated = EventSpec(PROGRAM_UPDATED, (CATALOG_STREAM,), ProgramPayload())
+outcome_decided = EventSpec(
+    OUTCOME_DECIDED, (OUTCOMES_STREAM, STUDENT_STREAMS), OutcomeDecidedPayload()
+)
+waitlist_promoted = EventSpec(
+    WAITLIST_PROMOTED, (OUTCOMES_STREAM, STUDENT_STREAMS), WaitlistPromotedPayload()
+)
+profile_completed = EventSpec(PROFILE_COMPLETED, (PROFILES_STREAM,), ProfileCompletedRead())
+profile_reopened = EventSpec(PROFILE_REOPENED, (PROFILES_STREAM,), ProfileReopenedRead())
+
+PUBLISHES: tuple[EventSpec, ...] = (
+    program_created,
+    program_updated,
+    outcome_decided,
+    waitlist_promoted,
+)
+CONSUMES: tuple[EventSpec, ...] = (profile_completed, profile_reopened)

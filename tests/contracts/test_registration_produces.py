@@ -1,0 +1,134 @@
+"""The registration service emits payloads shaped like its golden examples, on the streams its
+``events.py`` declares: catalog events, and outcomes whichever path (one request at a time or a
+batch) decided them. Changing a payload field fails here first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from marshmallow import ValidationError
+from registration_service import events
+from registration_service.adapters.models import outbox
+from registration_service.use_cases import catalog, requests
+from registration_service.use_cases.batch_decisions import decide_enrollments
+from registration_service.use_cases.batch_snapshot import QueuedEnroll
+from registration_service.use_cases.decisions import enroll
+from registration_service.use_cases.outcomes import DecidedRequest
+from registration_testkit import CatalogBuilder
+
+
+def _program(golden, event_type: str) -> catalog.NewProgram:
+    example = golden(event_type)
+    return catalog.NewProgram(
+        name=example["name"],
+        grade_min=example["grade_min"],
+        grade_max=example["grade_max"],
+        student_capacity=example["student_capacity"],
+        registration_opens_at=datetime.fromisoformat(example["registration_opens_at"]),
+        registration_closes_at=datetime.fromisoformat(example["registration_closes_at"]),
+    )
+
+
+def test_a_created_program_is_announced_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    program = catalog.create_program(registration_session, _program(golden, events.PROGRAM_CREATED))
+    [(stream, payload)] = staged(registration_session, outbox, events.PROGRAM_CREATED)
+    assert stream == events.CATALOG_STREAM
+    like_golden(payload, events.PROGRAM_CREATED, id=program.id)
+
+
+def test_programs_announced_again_look_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    program = catalog.create_program(registration_session, _program(golden, events.PROGRAM_UPDATED))
+    registration_session.flush()
+    registration_session.expire_all()  # announced as read back from the database
+    assert catalog.announce_programs(registration_session) == 1
+    [(stream, payload)] = staged(registration_session, outbox, events.PROGRAM_UPDATED)
+    assert stream == events.CATALOG_STREAM
+    like_golden(payload, events.PROGRAM_UPDATED, id=program.id)
+
+
+def _queued_enroll(session, golden) -> tuple[requests.Submitted, int, int, datetime]:
+    """The golden outcome's request, stored and queued: (request, program, section, when)."""
+    example = golden(events.OUTCOME_DECIDED)
+    build = CatalogBuilder(session)
+    program = build.program()
+    section = build.section(program, [build.timeslot(program)])
+    build.complete_profile(program, example["student_id"])
+    new = requests.NewRequest(
+        program_id=program,
+        student_id=example["student_id"],
+        action=example["action"],
+        section_id=section,
+        id=example["id"],
+    )
+    submitted = requests.submit(session, new, partitions=1)
+    return submitted, program, section, datetime.fromisoformat(example["decided_at"])
+
+
+@pytest.mark.parametrize("path", ["one_at_a_time", "batch"])
+def test_an_outcome_looks_like_the_golden_whichever_path_decided_it(
+    registration_session, golden, like_golden, staged, path
+):
+    session = registration_session
+    submitted, program, section, when = _queued_enroll(session, golden)
+    if path == "one_at_a_time":
+        requests.decide(session, submitted.id, when=when)
+    else:
+        student = golden(events.OUTCOME_DECIDED)["student_id"]
+        decide_enrollments(
+            session, [QueuedEnroll(submitted.id, program, student, section, False)], when
+        )
+    written = staged(session, outbox, events.OUTCOME_DECIDED)
+    student = golden(events.OUTCOME_DECIDED)["student_id"]
+    assert [stream for stream, _ in written] == [
+        events.OUTCOMES_STREAM,
+        events.student_stream(student),
+    ]
+    assert written[0][1] == written[1][1]
+    like_golden(written[0][1], events.OUTCOME_DECIDED, program_id=program, section_id=section)
+
+
+def test_a_promotion_from_the_waitlist_looks_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    session = registration_session
+    example = golden(events.WAITLIST_PROMOTED)
+    promoted, when = example["student_id"], datetime.fromisoformat(example["decided_at"])
+    build = CatalogBuilder(session)
+    program = build.program()
+    section = build.section(program, [build.timeslot(program)], capacity=1)
+    for student in (41, promoted):
+        build.complete_profile(program, student)
+    enroll(session, student_id=41, section_id=section, when=when - timedelta(minutes=5))
+    enroll(session, student_id=promoted, section_id=section, waitlist=True, when=when)
+    drop = requests.NewRequest(program_id=program, student_id=41, action="drop", section_id=section)
+    requests.decide(session, requests.submit(session, drop, partitions=1).id, when=when)
+    written = staged(session, outbox, events.WAITLIST_PROMOTED)
+    assert [stream for stream, _ in written] == [
+        events.OUTCOMES_STREAM,
+        events.student_stream(promoted),
+    ]
+    like_golden(written[0][1], events.WAITLIST_PROMOTED, program_id=program, section_id=section)
+
+
+def test_a_wrong_payload_fails_loudly_before_it_is_staged(golden):
+    example = golden(events.OUTCOME_DECIDED)
+    decided = DecidedRequest(
+        **(example | {"decided_at": datetime.fromisoformat(example["decided_at"])})
+    )
+    assert events.outcome_decided.event(decided).payload == example
+    for wrong, field in (
+        ({"program_id": "1"}, "program_id"),  # a string where an integer belongs
+        ({"status": None}, "status"),  # null where the contract promises a value
+        ({"decided_at": datetime(2026, 12, 5, 9)}, "decided_at"),  # no time zone
+    ):
+        with pytest.raises(ValidationError) as refused:
+            events.outcome_decided.event(decided.__class__(**(decided.__dict__ | wrong)))
+        assert list(refused.value.messages) == [field]
+    missing = {k: v for k, v in example.items() if k != "verb"}
+    with pytest.raises(ValidationError, match="verb"):
+        events.outcome_decided.event(missing)
