@@ -106,3 +106,13 @@ def test_one_insert_stores_a_group_and_answers_each_request_in_order(session, bu
     assert isinstance(results[2], requests.IdempotencyKeyReused)
     assert (results[3].id, results[3].created) == (results[0].id, False)
     assert session.scalar(select(func.count()).select_from(RegistrationRequestRow)) == 3
+
+
+def test_an_unknown_action_raises_instead_of_being_taken_for_a_switch(session, build):
+    program = build.program()
+    section = build.section(program, [build.timeslot(program)])
+    row = submit(session, new(program, section))
+    requests.get_request(session, row.id).action = "join"  # stored by some older, buggier code
+    session.flush()
+    with pytest.raises(ValueError, match="join"):
+        requests.decide(session, row.id)

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from registration_service.domain.model import RequestStatus, SectionStatus
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -111,7 +113,9 @@ class SectionRow(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     capacity: Mapped[int]
     enrolled_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    status: Mapped[str] = mapped_column(
+        String(20), default=SectionStatus.OPEN, server_default=SectionStatus.OPEN.value
+    )
     class_: Mapped[ClassRow] = relationship(back_populates="sections")
     timeslots: Mapped[list[TimeslotRow]] = relationship(
         secondary=section_timeslots, order_by="TimeslotRow.id"
@@ -255,7 +259,7 @@ class RegistrationRequestRow(Base):
     waitlist: Mapped[bool] = mapped_column(default=False)
     decision_partition: Mapped[int] = mapped_column(default=0, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=RequestStatus.QUEUED)
     reason: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str | None] = mapped_column(Text)
     verb: Mapped[str | None] = mapped_column(String(64))

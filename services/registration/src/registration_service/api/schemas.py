@@ -14,6 +14,7 @@ from servicekit.schema_fields import (
 )
 
 from registration_service.api.fields import CommaSeparated
+from registration_service.domain.model import Action
 
 MAX_INCLUDE = 20
 MAX_VERBS = 20
@@ -196,14 +197,16 @@ class PrioritySchema(Schema):
 
 class RequestInSchema(StrictSchema):
     student_id = Id(required=True)
-    action = fields.String(required=True, validate=validate.OneOf(["enroll", "drop", "switch"]))
+    action = fields.String(
+        required=True, validate=validate.OneOf([action.value for action in Action])
+    )
     section_id = Id(required=True)
     from_section_id = Id(load_default=None, allow_none=True)
     waitlist = fields.Boolean(load_default=False)
 
     @validates_schema
     def _switch_needs_a_source(self, data: dict, **_: object) -> None:
-        switching = data.get("action") == "switch"
+        switching = data.get("action") == Action.SWITCH
         if switching and data.get("from_section_id") is None:
             raise ValidationError("Required when action is 'switch'.", field_name="from_section_id")
         if not switching and data.get("from_section_id") is not None:
@@ -212,7 +215,7 @@ class RequestInSchema(StrictSchema):
             )
         if switching and data.get("from_section_id") == data.get("section_id"):
             raise ValidationError("Must differ from section_id.", field_name="from_section_id")
-        if data.get("waitlist") and data.get("action") != "enroll":
+        if data.get("waitlist") and data.get("action") != Action.ENROLL:
             raise ValidationError("Only allowed when action is 'enroll'.", field_name="waitlist")
 
 

@@ -4,11 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 ENROLLED = "Enrolled"
 WAITLISTED = "Waitlisted"
 PRIORITY_PREFIX = "Priority/"
 STUDENT_CATEGORY = "student"
+
+
+class Action(StrEnum):
+    """What a registration request asks for."""
+
+    ENROLL = "enroll"
+    DROP = "drop"
+    SWITCH = "switch"
+
+
+class RequestStatus(StrEnum):
+    """A request is queued until decided, then accepted or rejected, once."""
+
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+    @classmethod
+    def of(cls, accepted: bool) -> RequestStatus:
+        return cls.ACCEPTED if accepted else cls.REJECTED
+
+
+class SectionStatus(StrEnum):
+    """Only an open section takes new students."""
+
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,15 @@ from registration_service.adapters.models import (
     TimeslotOccupancyRow,
     outbox,
 )
-from registration_service.domain.model import ENROLLED, STUDENT_CATEGORY, WAITLISTED, Holding
+from registration_service.domain.model import (
+    ENROLLED,
+    STUDENT_CATEGORY,
+    WAITLISTED,
+    Action,
+    Holding,
+    RequestStatus,
+    SectionStatus,
+)
 from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision, check_enroll
 from registration_service.use_cases.batch_snapshot import (
@@ -55,7 +63,7 @@ _programs = ProgramRow.__table__
 # Built once: the statements every batch runs, with bind parameters for executemany.
 RECORD_DECISION = (
     update(_requests)
-    .where(_requests.c.id == bindparam("b_id"), _requests.c.status == "queued")
+    .where(_requests.c.id == bindparam("b_id"), _requests.c.status == RequestStatus.QUEUED)
     .values(
         status=bindparam("b_status"),
         reason=bindparam("b_reason"),
@@ -73,7 +81,7 @@ TAKE_SEATS = (
     update(_sections)
     .where(
         _sections.c.id == bindparam("b_id"),
-        _sections.c.status == "open",
+        _sections.c.status == SectionStatus.OPEN,
         _sections.c.enrolled_count + bindparam("b_seats") <= _sections.c.capacity,
     )
     .values(enrolled_count=_sections.c.enrolled_count + bindparam("b_seats"))
@@ -142,7 +150,7 @@ def decide_enrollments(
     writes = _Writes(when)
     for request in batch:
         decision = _decide(snapshot, request, writes)
-        writes.decided.append(DecidedRequest.of(request, "enroll", decision, when))
+        writes.decided.append(DecidedRequest.of(request, Action.ENROLL, decision, when))
     _write(session, writes)
     return writes.decided
 

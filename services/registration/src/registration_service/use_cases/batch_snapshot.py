@@ -28,7 +28,14 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     section_timeslots,
 )
-from registration_service.domain.model import WAITLISTED, Holding, Program, Section, Student
+from registration_service.domain.model import (
+    WAITLISTED,
+    Holding,
+    Program,
+    Section,
+    SectionStatus,
+    Student,
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,7 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
             timeslot_ids=frozenset(slots[row.id]),
             grade_min=row.grade_min,
             grade_max=row.grade_max,
-            is_open=row.status == "open",
+            is_open=row.status == SectionStatus.OPEN,
         )
         for row in section_rows
     }

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.models import RegistrationRequestRow
+from registration_service.domain.model import Action, RequestStatus
 from registration_service.use_cases.batch_decisions import BatchRefused, decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import RETRYABLE_SQLSTATES
@@ -48,7 +49,9 @@ QUEUED = (
         _queued.section_id,
         _queued.waitlist,
     )
-    .where(_queued.status == "queued", _queued.decision_partition == bindparam("partition"))
+    .where(
+        _queued.status == RequestStatus.QUEUED, _queued.decision_partition == bindparam("partition")
+    )
     .order_by(_queued.created_at, _queued.id)
     .limit(bindparam("limit"))
 )
@@ -114,11 +117,11 @@ def drain_partition(
 
 def _head(rows: list) -> list:
     """The leading run of enroll requests, or the first request alone when it is not one."""
-    if rows[0].action != "enroll":
+    if rows[0].action != Action.ENROLL:
         return rows[:1]
     run = []
     for row in rows:
-        if row.action != "enroll":
+        if row.action != Action.ENROLL:
             break
         run.append(row)
     return run
@@ -139,7 +142,7 @@ def _run_batch(
             read, head = len(rows), _head(rows) if rows else []
             if not head:
                 return 0, [], Attempt.DECIDED
-            if one_at_a_time or head[0].action != "enroll":
+            if one_at_a_time or head[0].action != Action.ENROLL:
                 decide(session, head[0].id)
             else:
                 batch = [

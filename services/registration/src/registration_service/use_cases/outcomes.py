@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from registration_service.domain.model import RequestStatus
 from registration_service.domain.rules import Decision
 
 
@@ -45,7 +46,7 @@ class DecidedRequest:
             action=action,
             section_id=request.section_id,
             from_section_id=None,
-            status="accepted" if decision.accepted else "rejected",
+            status=RequestStatus.of(decision.accepted),
             reason=decision.reason.value if decision.reason else None,
             message=decision.message,
             verb=decision.verb,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from registration_service import events
 from registration_service.adapters.models import RegistrationRequestRow, SectionRow, outbox
 from registration_service.domain.errors import InvalidInput, NotFound
-from registration_service.domain.model import decision_partition
+from registration_service.domain.model import Action, RequestStatus, decision_partition
 from registration_service.domain.reasons import Reason, message_for
 from registration_service.domain.rules import Decision
 from registration_service.use_cases.catalog import get_program
@@ -72,7 +72,7 @@ class Submitted:
 
     @property
     def queued(self) -> bool:
-        return self.status == "queued"
+        return self.status == RequestStatus.QUEUED
 
     @classmethod
     def replay(cls, row: RegistrationRequestRow) -> Submitted:
@@ -168,7 +168,7 @@ def submit_many(
             "from_section_id": new.from_section_id,
             "waitlist": new.waitlist,
             "idempotency_key": new.idempotency_key,
-            "status": "queued",
+            "status": RequestStatus.QUEUED,
             "decision_partition": decision_partition(new.section_id, partitions),
             "created_at": new.received_at,
             "enqueued_at": new.received_at,
@@ -185,7 +185,9 @@ def submit_many(
     for new, row in zip(news, rows, strict=True):
         existing = None if new.id in stored else earlier.get(new.id) or earlier[new.key]
         if existing is None or existing.id == new.id:  # stored now, or by a lost commit
-            results.append(Submitted(new.id, "queued", new.section_id, row["decision_partition"]))
+            results.append(
+                Submitted(new.id, RequestStatus.QUEUED, new.section_id, row["decision_partition"])
+            )
         elif new.same_as(existing):
             results.append(Submitted.replay(existing))
         else:
@@ -232,7 +234,7 @@ def decide(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if row is None or row.status != "queued":
+    if row is None or row.status != RequestStatus.QUEUED:
         return None
     when = when or datetime.now(UTC)
     try:
@@ -252,13 +254,14 @@ def give_up(session: Session, request_id: str, when: datetime | None = None) -> 
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if row is not None and row.status == "queued":
+    if row is not None and row.status == RequestStatus.QUEUED:
         failed = Outcome(Decision.reject(Reason.DECISION_FAILED))
         _record(session, row, failed, when or datetime.now(UTC))
 
 
 def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outcome:
-    if row.action == "enroll":
+    action = Action(row.action)  # an unknown action raises: it is never taken for a switch
+    if action is Action.ENROLL:
         return enroll(
             session,
             student_id=row.student_id,
@@ -267,12 +270,14 @@ def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outco
             when=when,
             program_id=row.program_id,
         )
-    if row.action == "drop":
+    if action is Action.DROP:
         return drop(session, student_id=row.student_id, section_id=row.section_id, when=when)
+    if row.from_section_id is None:
+        raise ValueError(f"switch request {row.id} names no section to give up")
     return switch(
         session,
         student_id=row.student_id,
-        from_section_id=row.from_section_id or 0,
+        from_section_id=row.from_section_id,
         to_section_id=row.section_id,
         when=when,
     )
@@ -283,13 +288,13 @@ def _record(
 ) -> None:
     if outcome is None:
         row.status, row.reason, row.message = (
-            "rejected",
+            RequestStatus.REJECTED,
             Reason.SECTION_REMOVED.value,
             message_for(Reason.SECTION_REMOVED),
         )
     else:
         decision = outcome.decision
-        row.status = "accepted" if decision.accepted else "rejected"
+        row.status = RequestStatus.of(decision.accepted)
         row.reason = decision.reason.value if decision.reason else None
         row.message = decision.message
         row.verb = decision.verb
@@ -301,7 +306,9 @@ def _record(
         promoted = events.waitlist_promoted.event(
             {
                 "student_id": student_id,
-                "section_id": row.section_id if row.action != "switch" else row.from_section_id,
+                "section_id": row.section_id
+                if row.action != Action.SWITCH
+                else row.from_section_id,
                 "program_id": row.program_id,
                 "verb": "Enrolled",
                 "decided_at": when,
@@ -322,7 +329,7 @@ def stale_partitions(session: Session, older_than: timedelta, partitions: int) -
     right = requests.section_id % partitions
     session.execute(
         update(requests)
-        .where(requests.status == "queued", requests.decision_partition != right)
+        .where(requests.status == RequestStatus.QUEUED, requests.decision_partition != right)
         .values(decision_partition=right)
         .execution_options(synchronize_session=False)
     )
@@ -330,7 +337,7 @@ def stale_partitions(session: Session, older_than: timedelta, partitions: int) -
     return list(
         session.scalars(
             select(requests.decision_partition)
-            .where(requests.status == "queued", requests.enqueued_at < cutoff)
+            .where(requests.status == RequestStatus.QUEUED, requests.enqueued_at < cutoff)
             .distinct()
             .order_by(requests.decision_partition)
         )
@@ -346,7 +353,7 @@ def mark_swept(session: Session, partitions: list[int], older_than: timedelta) -
     session.execute(
         update(requests)
         .where(
-            requests.status == "queued",
+            requests.status == RequestStatus.QUEUED,
             requests.decision_partition.in_(partitions),
             requests.enqueued_at < now - older_than,
         )

@@ -15,7 +15,7 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     TimeslotOccupancyRow,
 )
-from registration_service.domain.model import ENROLLED, STUDENT_CATEGORY, Section
+from registration_service.domain.model import ENROLLED, STUDENT_CATEGORY, Section, SectionStatus
 from registration_service.use_cases.registration_types import get_cached
 
 
@@ -34,7 +34,7 @@ def take_seat(session: Session, section_id: int) -> bool:
         update(SectionRow)
         .where(
             SectionRow.id == section_id,
-            SectionRow.status == "open",
+            SectionRow.status == SectionStatus.OPEN,
             SectionRow.enrolled_count < SectionRow.capacity,
         )
         .values(enrolled_count=SectionRow.enrolled_count + 1)

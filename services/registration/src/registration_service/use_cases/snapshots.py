@@ -21,7 +21,7 @@ from registration_service.adapters.models import (
     section_timeslots,
 )
 from registration_service.domain.errors import NotFound
-from registration_service.domain.model import Holding, Program, Section, Student
+from registration_service.domain.model import Holding, Program, Section, SectionStatus, Student
 
 FRESH = {"populate_existing": True}
 
@@ -76,7 +76,7 @@ def load_section(session: Session, section_id: int) -> Section:
         timeslot_ids=timeslots_of(session, [section.id])[section.id],
         grade_min=grade_min,
         grade_max=grade_max,
-        is_open=section.status == "open",
+        is_open=section.status == SectionStatus.OPEN,
     )
 
 
