@@ -26,7 +26,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     SQLite's default deferred transactions can fail with "database is locked" when two readers
     both try to upgrade to writers; starting every transaction IMMEDIATE makes writers queue on
-    the busy timeout instead, which is what one transaction per decision needs.
+    the busy timeout instead, which concurrent writers (the web's grouped inserts, the drainers'
+    batches) need.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":

@@ -3,8 +3,8 @@
 - :class:`ServiceBlueprint` reads JSON bodies through :class:`JsonBodyParser`, declares who may
   call each operation (``@blp.access(Access.ADMIN)``) and documents the error answers each
   operation can give, so the OpenAPI document lists every status the server sends.
-- :class:`IdConverter` (``<id:program_id>``) takes any run of digits, so an id too large for the
-  database is answered 422 naming the parameter (by :func:`check_path_ids`), not 404 or 500.
+- :class:`IdConverter` (``<id:program_id>``) takes up to 30 digits, so an id too large for the
+  database is answered 422 naming the parameter (by :func:`check_path_ids`), not 500.
 """
 
 from __future__ import annotations

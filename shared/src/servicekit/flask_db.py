@@ -1,4 +1,5 @@
-"""One transaction per HTTP request: the view owns it, the use cases only flush."""
+"""A transaction per view: the view owns it, the use cases only flush (the rush path's intake
+groups concurrent requests into one instead, see ``servicekit.group_commit``)."""
 
 from __future__ import annotations
 

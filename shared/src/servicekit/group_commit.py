@@ -3,7 +3,8 @@
 A web process serving many requests at once (gevent greenlets or threads) pays for one
 transaction, one commit and one fsync per group instead of per request. The first caller flushes
 at once, alone, so an idle service adds no delay; while that flush waits on the database, the
-callers that arrive queue up, and the oldest of them flushes them all when it is done. The baton
+callers that arrive queue up, and the oldest of them flushes up to ``max_group`` of them when it
+is done. The baton
 passes to a queued caller, so no caller flushes for others after its own answer is ready.
 
 Works with threads and, monkey-patched, with gevent: it uses only ``threading`` primitives.

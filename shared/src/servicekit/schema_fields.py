@@ -1,7 +1,8 @@
 """Marshmallow fields with the bounds every service's input needs, so that none is forgotten.
 
-Each bound is in the field's validators, which also puts it in the generated OpenAPI document:
-a client generated from the spec refuses what the server refuses.
+Integer and string bounds are validators, which also puts them in the generated OpenAPI
+document, so a client generated from the spec refuses what the server refuses; the datetime year
+range is checked on load and only described in the document.
 - Integers are strict (``7.5`` and ``"7"`` are refused, never truncated) and bounded, since the
   databases store at most 64-bit integers and ids are 32-bit.
 - Strings have a maximum length.

@@ -44,7 +44,8 @@ PROFILE_REOPENED = "profile.profile.reopened.v1"
 
 # --- payload schemas ----------------------------------------------------------------------------
 class ProgramPayload(PayloadSchema):
-    """A program as other services learn it (the profile service needs its id and dates)."""
+    """A program as other services learn it (the profile service reads its id, name and
+    registration opening)."""
 
     id = required_int()
     name = required_text()

@@ -42,8 +42,9 @@ class PipelineStack:
         relay: bool = True,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        """``worker_module`` replaces the decision worker's ``-m`` arguments (a benchmark's own
-        worker); it gets ``--index I --workers W`` appended unless it is a Celery command."""
+        """``worker_module`` replaces the decision worker's ``-m`` arguments with a Celery worker
+        command (a benchmark's own worker); the solo pool, this worker's partition queues
+        (``-Q``) and a node name are appended."""
         self.redis = redis
         self.partitions = partitions
         self.worker_count = workers

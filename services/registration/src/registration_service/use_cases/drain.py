@@ -10,8 +10,9 @@ queued, first in line.
 A batch is the leading run of enroll requests (decided together, see :mod:`batch_decisions`),
 or a single drop or switch (decided one at a time: it frees seats and may promote a waitlist).
 When the database refuses a batch (another partition seated one of its students meanwhile), it
-is rolled back and read again with a fresh snapshot; refused twice, or failing for any other
-reason, its requests are decided one at a time, each in its own transaction. A request whose
+is rolled back and read again with a fresh snapshot. A batch that fails for any other reason is
+treated the same way. If the second try fails too, its requests are decided one at a time, each
+in its own transaction. A request whose
 decision still fails alone ends ``rejected`` / ``decision_failed`` (logged with its traceback),
 so one bad request never holds up its partition.
 """

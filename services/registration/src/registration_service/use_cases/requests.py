@@ -225,8 +225,8 @@ def decide(
 ) -> RegistrationRequestRow | None:
     """Decide a queued request exactly once; None when it is unknown or already decided.
 
-    The request row is locked first, so a redelivered task waits for the first one and then
-    finds the request decided.
+    The request row is locked first, so a concurrent caller for the same request waits, then
+    finds it decided; drainers are already serialised by their partition's lock.
     """
     row = session.scalars(
         select(RegistrationRequestRow)
