@@ -1,0 +1,95 @@
+"""What a lottery run reads and what it produces, as plain values.
+
+A run sees one program: its sections (with capacity, timeslots and the class's grade range) and
+its students (grade, stars, ranked priorities per timeslot, optional caps). It returns one set of
+assignments. The rules every assignment obeys, whichever method found it:
+
+- only sections of classes the student starred (a priority is also a star), within the class's
+  grade range;
+- at most one section per class and per timeslot (a section spanning several timeslots occupies
+  each), never over a section's capacity;
+- at most ``max_sections`` sections and ``max_timeslots`` timeslots for a student who has caps,
+  and at most ``student_capacity`` students with any section in the program.
+
+A priority ``(timeslot t, rank N, class c)`` is met when the student gets a section of ``c`` whose
+first timeslot is ``t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Section:
+    id: int
+    class_id: int
+    capacity: int
+    timeslot_ids: tuple[int, ...]  # in time order: the first one is where the section starts
+    grade_min: int
+    grade_max: int
+
+    @property
+    def first_timeslot(self) -> int:
+        return self.timeslot_ids[0]
+
+    def admits(self, grade: int | None) -> bool:
+        return grade is not None and self.grade_min <= grade <= self.grade_max
+
+
+@dataclass(frozen=True)
+class Student:
+    id: int
+    grade: int | None
+    stars: frozenset[int] = frozenset()  # class ids
+    # timeslot id -> class ids ranked 1, 2, ...
+    priorities: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    max_sections: int | None = None
+    max_timeslots: int | None = None
+
+    @property
+    def starred(self) -> frozenset[int]:
+        """Stars and every prioritised class: a priority is also a star."""
+        ranked = {class_id for classes in self.priorities.values() for class_id in classes}
+        return self.stars | ranked
+
+
+@dataclass(frozen=True)
+class LotteryInput:
+    sections: tuple[Section, ...]
+    students: tuple[Student, ...]
+    student_capacity: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    student_id: int
+    section_id: int
+
+
+class Method(StrEnum):
+    OPTIMISER = "optimiser"  # an integer program, solved exactly or to the time limit
+    GREEDY = "greedy"  # the ESP Website's randomized greedy fill
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    method: Method
+    optimal: bool
+    gap: float | None  # relative MIP gap when the time limit cut the search short
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LotteryResult:
+    assignments: tuple[Assignment, ...]
+    solver: SolverReport
+
+
+def eligible_sections(lottery: LotteryInput, student: Student) -> list[Section]:
+    """The sections a student may be given: of a starred class, within its grade range."""
+    starred = student.starred
+    return [s for s in lottery.sections if s.class_id in starred and s.admits(student.grade)]
