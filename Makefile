@@ -46,7 +46,7 @@ openapi: install  ## regenerate the committed OpenAPI documents
 token: install  ## make token ROLE=admin | make token ROLE=student SUB=42
 	@$(PY) -m devstack.token --role $(ROLE) --sub $(SUB)
 
-bench: install  ## the rush benchmark on PostgreSQL (~10 min); SCALE=0.1 for a quick look, PROFILE=1 for py-spy flame graphs
+bench: install  ## the rush benchmark on PostgreSQL (~15 min); SCALE=0.1 for a quick look, PROFILE=1 for py-spy flame graphs
 	$(UV) sync --locked --all-packages --group dev --group bench
 	$(PY) bench/rush.py --scale $(or $(SCALE),1) $(if $(PROFILE),--profile)
 	@rm -f .venv/.installed  # the next make test re-syncs without the bench extras
