@@ -1,0 +1,331 @@
+"""The lottery as an exact integer program, solved with HiGHS lexicographically.
+
+Variables: ``x[student, section]`` in {0, 1} for every eligible pair (see
+:func:`~lottery_service.domain.model.eligible_sections`) and ``y[student]`` in {0, 1}, "has at
+least one section" (``y <= sum x``; with a ``student_capacity`` also ``x <= y`` and
+``sum y <= capacity``). The rows hold every rule of ``model.py``: section capacity, one section
+per (student, class) and per (student, timeslot) counting every timeslot a section spans, the
+caps ``max_sections`` and ``max_timeslots`` (timeslots occupied = sum of x times the number of
+timeslots the section spans, since no two sections share a timeslot).
+
+Objectives, in strict lexicographic order, each maximised:
+
+1. rank-1 priorities met;
+2. students with at least one section (sum y);
+3. rank-2, rank-3, ... priorities met, one stage per rank;
+4. stars met (each (student, starred class) counts once: one section per class);
+5. seats filled (sum x), plus random tie-breaks.
+
+Since a priority is also a star and only starred classes are eligible, stars met always equal seats
+filled, so stages 4 and 5 are solved as one (a stage equal to the next, or counting nothing, is
+dropped).
+
+Each stage is solved to optimality, then "objective >= its (integral) optimum" is added as a row
+before the next stage, which is warm-started from the previous solution. Students are laid out in
+an order shuffled by ``random.Random(lottery.seed)`` and the last stage adds tiny seeded
+coefficients (each below ``0.5 / (n + 1)`` for ``n`` variables, so they add up to less than 0.5
+and cannot trade away a seat), so no student is favoured by id; the same seed and input give the
+same result.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from lottery_service.domain.model import (
+    Assignment,
+    LotteryInput,
+    LotteryResult,
+    Method,
+    Section,
+    SolverReport,
+    Student,
+    eligible_sections,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+# The tie-breaks of the last stage add up to less than this; the last stage's absolute gap stays
+# below 1 minus it, so a solution one seat short can never pass as optimal.
+_TIE_BREAK_TOTAL = 0.5
+_LAST_STAGE_ABS_GAP = 0.49
+# Every other stage has an integral objective: a gap under 1 proves optimality.
+_INTEGRAL_ABS_GAP = 0.5
+
+
+@dataclass
+class _Rows:
+    lower: list[float] = field(default_factory=list)
+    upper: list[float] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, cols: Sequence[int], coefs: Sequence[float], lower: float, upper: float) -> None:
+        self.starts.append(len(self.indices))
+        self.indices.extend(cols)
+        self.values.extend(coefs)
+        self.lower.append(lower)
+        self.upper.append(upper)
+
+
+@dataclass
+class _Model:
+    pairs: list[tuple[int, int]]  # x column -> (student id, section id)
+    student_of_x: npt.NDArray[np.intp]  # x column -> index of its student's y among the y columns
+    n_cols: int
+    rows: _Rows
+    stages: list[tuple[str, FloatArray]]  # objective name, cost over every column
+    first_choices: FloatArray
+    seats: FloatArray
+
+
+def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
+    students = list(lottery.students)
+    rng.shuffle(students)  # column order never follows student ids
+    pairs: list[tuple[int, int]] = []
+    pair_sections: list[Section] = []
+    pair_students: list[Student] = []
+    for student in students:
+        for section in eligible_sections(lottery, student):
+            pairs.append((student.id, section.id))
+            pair_sections.append(section)
+            pair_students.append(student)
+    n_x = len(pairs)
+
+    # y columns, for students with at least one eligible section, follow the x columns.
+    x_cols: dict[int, list[int]] = defaultdict(list)
+    for col, (student_id, _) in enumerate(pairs):
+        x_cols[student_id].append(col)
+    y_col = {student_id: n_x + i for i, student_id in enumerate(x_cols)}
+    n_cols = n_x + len(y_col)
+
+    rows = _Rows()
+    by_section: dict[int, list[int]] = defaultdict(list)
+    for col, (_, section_id) in enumerate(pairs):
+        by_section[section_id].append(col)
+    capacity = {section.id: section.capacity for section in lottery.sections}
+    for section_id, cols in by_section.items():
+        if len(cols) > capacity[section_id]:
+            rows.add(cols, [1.0] * len(cols), 0.0, float(max(capacity[section_id], 0)))
+
+    caps = lottery.student_capacity
+    for student in students:
+        if student.id not in x_cols:
+            continue
+        cols = x_cols[student.id]
+        by_class: dict[int, list[int]] = defaultdict(list)
+        by_timeslot: dict[int, list[int]] = defaultdict(list)
+        spans: list[float] = []
+        for col in cols:
+            section = pair_sections[col]
+            by_class[section.class_id].append(col)
+            slots = set(section.timeslot_ids)
+            spans.append(float(len(slots)))
+            for timeslot in slots:
+                by_timeslot[timeslot].append(col)
+        for group in (*by_class.values(), *by_timeslot.values()):
+            if len(group) > 1:
+                rows.add(group, [1.0] * len(group), 0.0, 1.0)
+        if student.max_sections is not None and student.max_sections < len(cols):
+            rows.add(cols, [1.0] * len(cols), 0.0, float(max(student.max_sections, 0)))
+        if student.max_timeslots is not None and student.max_timeslots < sum(spans):
+            rows.add(cols, spans, 0.0, float(max(student.max_timeslots, 0)))
+        y = y_col[student.id]
+        rows.add([*cols, y], [1.0] * len(cols) + [-1.0], 0.0, math.inf)  # y <= sum x
+        if caps is not None:
+            for col in cols:
+                rows.add([col, y], [1.0, -1.0], -math.inf, 0.0)  # x <= y
+    if caps is not None and len(y_col) > caps:
+        ys = list(y_col.values())
+        rows.add(ys, [1.0] * len(ys), 0.0, float(max(caps, 0)))
+
+    ranks: dict[int, FloatArray] = {}
+    stars = np.zeros(n_cols)
+    seats = np.zeros(n_cols)
+    seats[:n_x] = 1.0
+    for col, (section, student) in enumerate(zip(pair_sections, pair_students, strict=True)):
+        ranked = student.priorities.get(section.first_timeslot, ())
+        for rank, class_id in enumerate(ranked, start=1):
+            if class_id == section.class_id:
+                ranks.setdefault(rank, np.zeros(n_cols))[col] += 1.0
+        if section.class_id in student.starred:
+            stars[col] = 1.0
+    students_served = np.zeros(n_cols)
+    students_served[n_x:] = 1.0
+    first_choices = ranks.get(1, np.zeros(n_cols))
+
+    stages: list[tuple[str, FloatArray]] = [
+        ("priority_1", first_choices),
+        ("students_with_classes", students_served),
+    ]
+    stages += [(f"priority_{rank}", ranks[rank]) for rank in sorted(ranks) if rank > 1]
+    stages += [("stars", stars), ("seats", seats)]
+    # A stage with nothing to count, or counting what the next one counts, only spends time: stars
+    # met (a priority is a star, one section per class) equal seats filled under these rules.
+    kept: list[tuple[str, FloatArray]] = []
+    for i, (name, cost) in enumerate(stages):
+        following = stages[i + 1][1] if i + 1 < len(stages) else None
+        if following is None or (cost.any() and not np.array_equal(cost, following)):
+            kept.append((name, cost))
+    stages = kept
+    student_of_x = np.array([y_col[student_id] - n_x for student_id, _ in pairs], dtype=np.intp)
+    return _Model(pairs, student_of_x, n_cols, rows, stages, first_choices, seats)
+
+
+def _highs(model: _Model, integer: bool) -> highspy.Highs:
+    h = highspy.Highs()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
+    h.setOptionValue("output_flag", False)
+    n = model.n_cols
+    zeros = np.zeros(n)
+    h.addCols(
+        n, zeros, zeros, np.ones(n), 0, np.zeros(n, np.int32), np.zeros(0, np.int32), zeros[:0]
+    )
+    rows = model.rows
+    if rows.lower:
+        h.addRows(
+            len(rows.lower),
+            np.array(rows.lower),
+            np.array(rows.upper),
+            len(rows.indices),
+            np.array(rows.starts, dtype=np.int32),
+            np.array(rows.indices, dtype=np.int32),
+            np.array(rows.values),
+        )
+    if integer and n:
+        h.changeColsIntegrality(
+            n,
+            np.arange(n, dtype=np.int32),
+            np.full(n, highspy.HighsVarType.kInteger.value, dtype=np.uint8),
+        )
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    return h
+
+
+def _set_costs(h: highspy.Highs, cost: FloatArray) -> None:
+    n = len(cost)
+    if n:
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+
+
+def _has_solution(h: highspy.Highs) -> bool:
+    return bool(h.getInfo().primal_solution_status == highspy.kSolutionStatusFeasible)
+
+
+def _gap(value: float, bound: float) -> float | None:
+    """The relative gap of a time-limited stage: (bound - value) / max(|value|, 1)."""
+    if not math.isfinite(bound):
+        return None
+    return max(bound - value, 0.0) / max(abs(value), 1.0)
+
+
+def _with_students_marked(model: _Model, solution: FloatArray) -> FloatArray:
+    """The solution with y = 1 for every placed student, y = 0 otherwise: still feasible (with a
+    program capacity, x <= y already held) and the best warm start for the students stage."""
+    x = solution[: len(model.pairs)] > 0.5
+    marked = np.zeros(model.n_cols)
+    marked[: len(model.pairs)] = x
+    placed = np.zeros(model.n_cols - len(model.pairs), dtype=bool)
+    np.logical_or.at(placed, model.student_of_x, x)
+    marked[len(model.pairs) :] = placed
+    return marked
+
+
+def _greedy(lottery: LotteryInput, started: float) -> LotteryResult:
+    # Imported here: the greedy fill is its own module, needed only when the solver found nothing.
+    from lottery_service.domain.greedy import greedy_fill
+
+    found = greedy_fill(lottery)
+    report = SolverReport(Method.GREEDY, False, None, time.monotonic() - started)
+    return LotteryResult(found.assignments, report)
+
+
+def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
+    """The lexicographically best assignment, or the best found within ``time_limit`` seconds."""
+    started = time.monotonic()
+    rng = random.Random(lottery.seed)
+    model = _build(lottery, rng)
+    n = model.n_cols
+    if not model.pairs:  # nobody can be placed: the empty assignment is the optimum
+        report = SolverReport(Method.OPTIMISER, True, None, time.monotonic() - started)
+        return LotteryResult((), report)
+    tie_break = np.zeros(n)
+    tie_break[: len(model.pairs)] = [
+        rng.random() * _TIE_BREAK_TOTAL / (n + 1) for _ in range(len(model.pairs))
+    ]
+
+    h = _highs(model, integer=True)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("random_seed", lottery.seed % 2_147_483_647)
+    best: FloatArray | None = None
+    optimal = True
+    gap: float | None = None
+    for k, (_, objective) in enumerate(model.stages):
+        last = k == len(model.stages) - 1
+        remaining = time_limit - (time.monotonic() - started)
+        if remaining <= 0:
+            optimal = False
+            break
+        cost = objective + tie_break if last else objective
+        _set_costs(h, cost)
+        # Per run: HiGHS may overrun it while a phase it cannot interrupt (presolve, the root LP)
+        # finishes.
+        h.setOptionValue("time_limit", remaining)
+        h.setOptionValue("mip_abs_gap", _LAST_STAGE_ABS_GAP if last else _INTEGRAL_ABS_GAP)
+        if best is not None:
+            warm = highspy.HighsSolution()
+            warm.col_value = list(best)
+            warm.value_valid = True
+            h.setSolution(warm)
+        h.run()
+        solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        if _has_solution(h):
+            best = _with_students_marked(model, np.array(h.getSolution().col_value))
+        if not solved:
+            optimal = False
+            if best is not None:
+                gap = _gap(float(cost @ best), float(h.getInfo().mip_dual_bound))
+            break
+        if not last:
+            reached = round(float(objective @ best)) if best is not None else 0
+            nz = np.flatnonzero(objective).astype(np.int32)
+            h.addRow(float(reached), math.inf, len(nz), nz, objective[nz])
+
+    if best is None:
+        return _greedy(lottery, started)
+    assignments = tuple(
+        Assignment(student_id, section_id)
+        for (student_id, section_id), value in zip(model.pairs, best, strict=False)
+        if value > 0.5
+    )
+    report = SolverReport(
+        Method.OPTIMISER, optimal, None if optimal else gap, time.monotonic() - started
+    )
+    return LotteryResult(assignments, report)
+
+
+def lp_bounds(lottery: LotteryInput) -> dict[str, float]:
+    """LP-relaxation upper bounds, each objective maximised alone.
+
+    ``first_choices_met``: rank-1 priorities met; ``seats_filled``: seats filled.
+    """
+    model = _build(lottery, random.Random(lottery.seed))
+    h = _highs(model, integer=False)
+    bounds: dict[str, float] = {}
+    for name, cost in (("first_choices_met", model.first_choices), ("seats_filled", model.seats)):
+        if not cost.any():
+            bounds[name] = 0.0
+            continue
+        _set_costs(h, cost)
+        h.run()
+        bounds[name] = float(h.getInfo().objective_function_value)
+    return bounds

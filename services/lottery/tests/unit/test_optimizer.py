@@ -1,0 +1,225 @@
+"""The integer-program lottery: known optima, every rule, seeds, time limits and LP bounds."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from lottery_service.domain.check import violations
+from lottery_service.domain.model import (
+    Assignment,
+    LotteryInput,
+    LotteryResult,
+    Method,
+    Section,
+    SolverReport,
+    Student,
+    eligible_sections,
+)
+from lottery_service.domain.optimizer import lp_bounds, optimise
+
+
+def sec(id, class_id, *slots, capacity=1, grades=(7, 12)):
+    return Section(id, class_id, capacity, tuple(slots), grades[0], grades[1])
+
+
+def placed(result: LotteryResult) -> set[tuple[int, int]]:
+    return {(a.student_id, a.section_id) for a in result.assignments}
+
+
+def score(lottery: LotteryInput, pairs: set[tuple[int, int]]) -> tuple[int, ...]:
+    """(rank 1 met, students placed, rank 2 met, rank 3 met, seats), computed independently."""
+    sections = {s.id: s for s in lottery.sections}
+    met = [0, 0, 0]
+    for student in lottery.students:
+        starts = {
+            (sections[q].first_timeslot, sections[q].class_id) for p, q in pairs if p == student.id
+        }
+        for t, classes in student.priorities.items():
+            for rank, c in enumerate(classes[:3]):
+                met[rank] += (t, c) in starts
+    students = len({p for p, _ in pairs})
+    return (met[0], students, met[1], met[2], len(pairs))
+
+
+def random_lottery(rng: random.Random, n_students: int, n_sections: int, n_slots: int, **kw):
+    n_classes = max(1, n_sections * 2 // 3)
+    sections = []
+    for i in range(n_sections):
+        start = rng.randrange(n_slots)
+        span = 2 if start < n_slots - 1 and rng.random() < 0.2 else 1
+        lo = rng.choice((7, 8, 9))
+        sections.append(
+            Section(
+                100 + i,
+                i % n_classes,
+                rng.randint(0, 3),
+                tuple(range(start, start + span)),
+                lo,
+                rng.choice((lo + 1, 12)),
+            )
+        )
+    students = []
+    for s in range(n_students):
+        priorities = {}
+        for t in range(n_slots):
+            if rng.random() < 0.5:
+                priorities[t] = tuple(rng.sample(range(n_classes), min(3, n_classes)))
+        students.append(
+            Student(
+                s,
+                rng.choice((None, 7, 9, 10, 12)) if rng.random() < 0.1 else rng.randint(7, 12),
+                frozenset(rng.sample(range(n_classes), min(2, n_classes))),
+                priorities,
+                rng.choice((None, None, 1, 2)),
+                rng.choice((None, None, 1, 2)),
+            )
+        )
+    return LotteryInput(tuple(sections), tuple(students), **kw)
+
+
+def test_a_first_choice_beats_a_seat_elsewhere():
+    # Student 1's first choice (class 10) spans timeslots 1-2; classes 20 and 30 fill them both.
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1, 2), sec(2, 20, 1), sec(3, 30, 2)),
+        students=(Student(1, 9, frozenset({20, 30}), {1: (10,)}),),
+    )
+    result = optimise(lottery)
+    assert placed(result) == {(1, 1)}
+    assert result.solver.method is Method.OPTIMISER and result.solver.optimal
+    assert result.solver.gap is None
+
+
+def test_a_first_choice_beats_giving_everyone_a_class():
+    # Student 2 wants only class 10; student 1 ranks it first but could take class 20 instead.
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1), sec(2, 20, 1)),
+        students=(Student(1, 9, frozenset({20}), {1: (10,)}), Student(2, 9, frozenset({10}))),
+    )
+    assert placed(optimise(lottery)) == {(1, 1)}
+
+
+def test_giving_everyone_a_class_beats_a_second_choice():
+    # As above, but class 10 is student 1's second choice (the first has no section).
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1), sec(2, 20, 1)),
+        students=(Student(1, 9, frozenset({20}), {1: (99, 10)}), Student(2, 9, frozenset({10}))),
+    )
+    assert placed(optimise(lottery)) == {(1, 2), (2, 1)}
+
+
+def test_a_second_choice_beats_a_third_and_both_beat_seats():
+    # Rank 2 (class 20 at 1) against rank 3 (class 30 at 1); class 40 spans 2-3 is one more seat
+    # only if student 1 skips class 50 at 2 (rank 3 at 2).
+    lottery = LotteryInput(
+        sections=(sec(1, 20, 1), sec(2, 30, 1), sec(3, 50, 2), sec(4, 40, 2, 3)),
+        students=(
+            Student(1, 9, frozenset({40}), {1: (99, 20, 30), 2: (98, 97, 50)}),
+            Student(2, 9, frozenset({30})),
+        ),
+    )
+    # Student 1 takes 20 (rank 2) and 50 (rank 3); student 2 takes 30.
+    assert placed(optimise(lottery)) == {(1, 1), (1, 3), (2, 2)}
+
+
+def test_seats_are_filled_when_nothing_else_differs():
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1, capacity=2), sec(2, 20, 2, capacity=2)),
+        students=tuple(Student(i, 9, frozenset({10, 20})) for i in range(3)),
+    )
+    result = optimise(lottery)
+    assert len(result.assignments) == 4
+    assert violations(lottery, result) == []
+
+
+def test_caps_and_program_capacity_are_obeyed():
+    lottery = LotteryInput(
+        sections=(
+            sec(1, 10, 1, capacity=5),
+            sec(2, 20, 2, 3, capacity=5),
+            sec(3, 30, 4, capacity=5),
+        ),
+        students=(
+            Student(1, 9, frozenset({10, 20, 30}), max_sections=2),
+            Student(2, 9, frozenset({10, 20, 30}), max_timeslots=2),
+            Student(3, 9, frozenset({10, 20, 30})),
+            Student(4, None, frozenset({10})),  # no grade: nothing is eligible
+        ),
+        student_capacity=2,
+    )
+    result = optimise(lottery)
+    assert violations(lottery, result) == []
+    assert len({a.student_id for a in result.assignments}) == 2
+    assert all(a.student_id != 4 for a in result.assignments)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_tiny_random_lotteries_reach_the_brute_force_optimum(seed):
+    rng = random.Random(seed)
+    lottery = random_lottery(rng, 3, 4, 3, student_capacity=rng.choice((None, 1, 2)), seed=seed)
+    pairs = [(s.id, q.id) for s in lottery.students for q in eligible_sections(lottery, s)]
+    assert len(pairs) <= 12
+    report = SolverReport(Method.OPTIMISER, True, None, 0.0)
+    best = max(
+        score(lottery, set(chosen))
+        for n in range(len(pairs) + 1)
+        for chosen in itertools.combinations(pairs, n)
+        if not violations(lottery, LotteryResult(tuple(Assignment(*p) for p in chosen), report))
+    )
+    result = optimise(lottery)
+    assert violations(lottery, result) == []
+    assert result.solver.optimal
+    assert score(lottery, placed(result)) == best
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_lotteries_obey_every_rule_and_stay_under_the_lp_bounds(seed):
+    lottery = random_lottery(random.Random(seed), 60, 25, 5, student_capacity=50, seed=seed)
+    result = optimise(lottery)
+    assert result.solver.method is Method.OPTIMISER and result.solver.optimal
+    assert violations(lottery, result) == []
+    bounds = lp_bounds(lottery)
+    first, _, _, _, seats = score(lottery, placed(result))
+    assert bounds["first_choices_met"] >= first - 1e-6
+    assert bounds["seats_filled"] >= seats - 1e-6
+    assert seats > 0
+
+
+def test_the_same_seed_gives_the_same_result():
+    lottery = random_lottery(random.Random(7), 60, 25, 5, seed=3)
+    assert optimise(lottery).assignments == optimise(lottery).assignments
+
+
+def test_ties_are_broken_by_the_seed_not_the_student_id():
+    # Two students want the only seat; nothing else tells them apart.
+    winners = set()
+    for seed in range(12):
+        lottery = LotteryInput(
+            sections=(sec(1, 10, 1),),
+            students=(Student(1, 9, frozenset({10})), Student(2, 9, frozenset({10}))),
+            seed=seed,
+        )
+        (only,) = optimise(lottery).assignments
+        winners.add(only.student_id)
+    assert winners == {1, 2}
+
+
+def test_a_tiny_time_limit_is_reported_honestly():
+    lottery = random_lottery(random.Random(1), 400, 80, 6, seed=1)
+    result = optimise(lottery, time_limit=0.001)
+    assert not result.solver.optimal
+    assert result.solver.method in (Method.GREEDY, Method.OPTIMISER)
+    if result.solver.method is Method.GREEDY:
+        assert result.solver.gap is None
+    assert violations(lottery, result) == []
+
+
+def test_an_empty_lottery():
+    result = optimise(LotteryInput(sections=(), students=()))
+    assert result.assignments == ()
+    assert result.solver.optimal
+    assert lp_bounds(LotteryInput(sections=(), students=())) == {
+        "first_choices_met": 0.0,
+        "seats_filled": 0.0,
+    }
