@@ -18,6 +18,7 @@ from lottery_service.domain.model import (
     eligible_sections,
 )
 from lottery_service.domain.optimizer import lp_bounds, optimise
+from lottery_testkit import generate
 
 
 def sec(id, class_id, *slots, capacity=1, grades=(7, 12)):
@@ -223,3 +224,16 @@ def test_an_empty_lottery():
         "first_choices_met": 0.0,
         "seats_filled": 0.0,
     }
+
+
+def test_a_generated_program_is_near_its_lp_bounds_within_the_time_limit():
+    lottery = generate(400, 60, 6, seed=5)
+    result = optimise(lottery, time_limit=5.0)
+    assert result.solver.method is Method.OPTIMISER
+    assert result.solver.seconds < 6.0
+    assert violations(lottery, result) == []
+    assert result.solver.optimal or result.solver.gap is not None
+    bounds = lp_bounds(lottery)
+    first, _, _, _, seats = score(lottery, placed(result))
+    assert bounds["first_choices_met"] * 0.995 <= first <= bounds["first_choices_met"] + 1e-6
+    assert 0 < seats <= bounds["seats_filled"] + 1e-6

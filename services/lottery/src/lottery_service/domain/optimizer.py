@@ -20,12 +20,19 @@ Since a priority is also a star and only starred classes are eligible, stars met
 filled, so stages 4 and 5 are solved as one (a stage equal to the next, or counting nothing, is
 dropped).
 
-Each stage is solved to optimality, then "objective >= its (integral) optimum" is added as a row
-before the next stage, which is warm-started from the previous solution. Students are laid out in
-an order shuffled by ``random.Random(lottery.seed)`` and the last stage adds tiny seeded
-coefficients (each below ``0.5 / (n + 1)`` for ``n`` variables, so they add up to less than 0.5
-and cannot trade away a seat), so no student is favoured by id; the same seed and input give the
-same result.
+Each stage first solves its LP relaxation (warm-started from the previous stage's basis), which
+bounds the stage. The integer program is then solved with every column fixed where the LP
+solution is integral and agrees with the incumbent (which thus stays a feasible start): on real
+inputs the LP is nearly integral, so this leaves a small program that presolve shrinks to little.
+If its result does not reach the bound (the floor of the LP value; for the last stage, within
+0.49), the whole integer program is solved from it, but only with time to spare after a reserve
+for the later stages (HiGHS may overrun a time limit while presolving the whole model). A stage
+left short of its bound makes the result non-optimal, with the largest relative gap against the
+bounds reported; the later stages still run. "objective >= its (integral) value" is added as a
+row before the next stage. Students are laid out in an order shuffled by
+``random.Random(lottery.seed)`` and the last stage adds tiny seeded coefficients (each below
+``0.5 / (n + 1)`` for ``n`` variables, so they add up to less than 0.5 and cannot trade away a
+seat), so no student is favoured by id; the same seed and input give the same result.
 """
 
 from __future__ import annotations
@@ -60,6 +67,11 @@ _TIE_BREAK_TOTAL = 0.5
 _LAST_STAGE_ABS_GAP = 0.49
 # Every other stage has an integral objective: a gap under 1 proves optimality.
 _INTEGRAL_ABS_GAP = 0.5
+# Seconds kept back from a stage's full integer program: a margin, plus twice the stage's LP and
+# restricted solve per later stage. A full solve is skipped with less than _MIN_FULL_SOLVE left,
+# since HiGHS may overrun its time limit while presolving the whole model.
+_RESERVE = 1.0
+_MIN_FULL_SOLVE = 2.0
 
 
 @dataclass
@@ -217,6 +229,12 @@ def _set_costs(h: highspy.Highs, cost: FloatArray) -> None:
         h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
 
 
+def _limit_time(h: highspy.Highs, seconds: float) -> None:
+    """Let the next run take ``seconds`` more: HiGHS counts its time limit from the object's
+    first run, not from each run."""
+    h.setOptionValue("time_limit", h.getRunTime() + max(seconds, 1e-3))
+
+
 def _has_solution(h: highspy.Highs) -> bool:
     return bool(h.getInfo().primal_solution_status == highspy.kSolutionStatusFeasible)
 
@@ -249,6 +267,16 @@ def _greedy(lottery: LotteryInput, started: float) -> LotteryResult:
     return LotteryResult(found.assignments, report)
 
 
+def _proven(cost: FloatArray, best: FloatArray | None, bound: float, last: bool) -> bool:
+    """Whether ``best`` is within what the stage's integer optimum can be, given ``bound``."""
+    if best is None:
+        return False
+    value = float(cost @ best)
+    if last:
+        return value >= bound - _LAST_STAGE_ABS_GAP
+    return value >= math.floor(bound + 1e-6) - 1e-6
+
+
 def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
     """The lexicographically best assignment, or the best found within ``time_limit`` seconds."""
     started = time.monotonic()
@@ -263,42 +291,66 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
         rng.random() * _TIE_BREAK_TOTAL / (n + 1) for _ in range(len(model.pairs))
     ]
 
-    h = _highs(model, integer=True)
-    h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("random_seed", lottery.seed % 2_147_483_647)
+    lp = _highs(model, integer=False)
+    mip = _highs(model, integer=True)
+    mip.setOptionValue("mip_rel_gap", 0.0)
+    mip.setOptionValue("random_seed", lottery.seed % 2_147_483_647)
+    all_cols = np.arange(n, dtype=np.int32)
+    ones = np.ones(n)
     best: FloatArray | None = None
     optimal = True
     gap: float | None = None
+
+    def left() -> float:
+        return time_limit - (time.monotonic() - started)
+
     for k, (_, objective) in enumerate(model.stages):
         last = k == len(model.stages) - 1
-        remaining = time_limit - (time.monotonic() - started)
-        if remaining <= 0:
+        stage_started = time.monotonic()
+        if left() <= 0:
             optimal = False
             break
         cost = objective + tie_break if last else objective
-        _set_costs(h, cost)
-        # Per run: HiGHS may overrun it while a phase it cannot interrupt (presolve, the root LP)
-        # finishes.
-        h.setOptionValue("time_limit", remaining)
-        h.setOptionValue("mip_abs_gap", _LAST_STAGE_ABS_GAP if last else _INTEGRAL_ABS_GAP)
-        if best is not None:
-            warm = highspy.HighsSolution()
-            warm.col_value = list(best)
-            warm.value_valid = True
-            h.setSolution(warm)
-        h.run()
-        solved = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        if _has_solution(h):
-            best = _with_students_marked(model, np.array(h.getSolution().col_value))
-        if not solved:
+        # 1. The LP relaxation, warm-started from the previous stage's basis: this stage's bound.
+        _set_costs(lp, cost)
+        _limit_time(lp, left())
+        lp.run()
+        if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             optimal = False
-            if best is not None:
-                gap = _gap(float(cost @ best), float(h.getInfo().mip_dual_bound))
             break
+        bound = float(lp.getInfo().objective_function_value)
+        relaxed = np.array(lp.getSolution().col_value)
+        # 2. The integer program restricted to what the LP leaves open: columns the LP puts at
+        # the same 0/1 value as the incumbent are fixed, so the incumbent stays feasible.
+        rounded = np.round(relaxed)
+        agree = np.abs(relaxed - rounded) < 1e-6
+        if best is not None:
+            agree &= rounded == best
+        fixed = np.where(agree, rounded, 0.0), np.where(agree, rounded, 1.0)
+        mip.changeColsBounds(n, all_cols, *fixed)
+        found = _solve_stage(mip, model, cost, best, left(), last)
+        mip.changeColsBounds(n, all_cols, np.zeros(n), ones)
+        best = found if found is not None else best
+        # 3. Not provably optimal: the whole integer program from the incumbent, if the time
+        # left after a generous reserve for the later stages allows.
+        reserve = _RESERVE + 2.0 * (time.monotonic() - stage_started) * (len(model.stages) - k)
+        if not _proven(cost, best, bound, last) and left() - reserve >= _MIN_FULL_SOLVE:
+            found = _solve_stage(mip, model, cost, best, left() - reserve, last)
+            best = found if found is not None else best
+            if mip.getModelStatus() == highspy.HighsModelStatus.kOptimal and best is not None:
+                bound = float(cost @ best)
+        if best is None:
+            optimal = False
+            break
+        if not _proven(cost, best, bound, last):
+            optimal = False
+            stage_gap = _gap(float(cost @ best), bound)
+            gap = stage_gap if gap is None or stage_gap is None else max(gap, stage_gap)
         if not last:
-            reached = round(float(objective @ best)) if best is not None else 0
+            reached = float(round(float(objective @ best)))
             nz = np.flatnonzero(objective).astype(np.int32)
-            h.addRow(float(reached), math.inf, len(nz), nz, objective[nz])
+            for h in (lp, mip):
+                h.addRow(reached, math.inf, len(nz), nz, objective[nz])
 
     if best is None:
         return _greedy(lottery, started)
@@ -311,6 +363,29 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
         Method.OPTIMISER, optimal, None if optimal else gap, time.monotonic() - started
     )
     return LotteryResult(assignments, report)
+
+
+def _solve_stage(
+    h: highspy.Highs,
+    model: _Model,
+    cost: FloatArray,
+    start: FloatArray | None,
+    seconds: float,
+    last: bool,
+) -> FloatArray | None:
+    """One integer solve of ``cost`` from ``start`` within ``seconds``: its solution, if any."""
+    _set_costs(h, cost)
+    _limit_time(h, seconds)
+    h.setOptionValue("mip_abs_gap", _LAST_STAGE_ABS_GAP if last else _INTEGRAL_ABS_GAP)
+    if start is not None:
+        warm = highspy.HighsSolution()
+        warm.col_value = list(start)
+        warm.value_valid = True
+        h.setSolution(warm)
+    h.run()
+    if not _has_solution(h):
+        return None
+    return _with_students_marked(model, np.array(h.getSolution().col_value))
 
 
 def lp_bounds(lottery: LotteryInput) -> dict[str, float]:
