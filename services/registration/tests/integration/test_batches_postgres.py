@@ -47,6 +47,14 @@ def pg(postgres_server):
     engine.dispose()
 
 
+def enroll_request(session, program, student, section):
+    """Store an enroll request as the web would; returns its id."""
+    new = requests.NewRequest(
+        program_id=program, student_id=student, action="enroll", section_id=section
+    )
+    return requests.submit(session, new, partitions=PARTITIONS).id
+
+
 def seat_uncommitted(sessions, request_id, program, student, section):
     """Another partition's batch seating ``student``, written but not committed: (session,
     its backend pid)."""
@@ -75,14 +83,7 @@ def test_a_batch_refused_by_the_unique_indexes_is_retried_then_decided_one_at_a_
         assert a % PARTITIONS == a2 % PARTITIONS != b % PARTITIONS == b2 % PARTITIONS
         ask = [(p1, 1, a), (p2, 2, a2), (p1, 1, b), (p2, 2, b2), (p1, 3, b)]
         ids = [
-            requests.submit(
-                session,
-                requests.NewRequest(
-                    program_id=program, student_id=student, action="enroll", section_id=section
-                ),
-                partitions=PARTITIONS,
-            ).id
-            for program, student, section in ask
+            enroll_request(session, program, student, section) for program, student, section in ask
         ]
     first, first_pid = seat_uncommitted(sessions, ids[0], p1, 1, a)
     second, second_pid = seat_uncommitted(sessions, ids[1], p2, 2, a2)
@@ -279,13 +280,7 @@ def test_a_request_whose_decision_keeps_failing_ends_rejected_and_its_partition_
         for student in (1, REFUSED_STUDENT, 2):
             build.complete_profile(program, student)
         ids = [
-            requests.submit(
-                session,
-                requests.NewRequest(
-                    program_id=program, student_id=student, action="enroll", section_id=section
-                ),
-                partitions=PARTITIONS,
-            ).id
+            enroll_request(session, program, student, section)
             for student in (1, REFUSED_STUDENT, 2)
         ]
     with engine.begin() as connection:

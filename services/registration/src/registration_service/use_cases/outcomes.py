@@ -12,6 +12,16 @@ from registration_service.domain.model import RequestStatus
 from registration_service.domain.rules import Decision
 
 
+def outcome_fields(decision: Decision) -> dict[str, Any]:
+    """What a decision writes on its request, whichever path decided it."""
+    return {
+        "status": RequestStatus.of(decision.accepted),
+        "reason": decision.reason.value if decision.reason else None,
+        "message": decision.message,
+        "verb": decision.verb,
+    }
+
+
 class _Request(Protocol):
     id: str
     program_id: int
@@ -46,11 +56,8 @@ class DecidedRequest:
             action=action,
             section_id=request.section_id,
             from_section_id=None,
-            status=RequestStatus.of(decision.accepted),
-            reason=decision.reason.value if decision.reason else None,
-            message=decision.message,
-            verb=decision.verb,
             decided_at=when,
+            **outcome_fields(decision),
         )
 
     def bind(self) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from registration_service import events
 from registration_service.adapters.models import RegistrationRequestRow, SectionRow, outbox
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.domain.model import Action, RequestStatus, decision_partition
-from registration_service.domain.reasons import Reason, message_for
+from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision
 from registration_service.use_cases.catalog import get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
+from registration_service.use_cases.outcomes import outcome_fields
 
 # (database, section) -> program. A section never moves to another program, so a program once
 # read stays right; the rush path then validates sections without a round trip.
@@ -228,13 +229,8 @@ def decide(
     The request row is locked first, so a concurrent caller for the same request waits, then
     finds it decided; drainers are already serialised by their partition's lock.
     """
-    row = session.scalars(
-        select(RegistrationRequestRow)
-        .where(RegistrationRequestRow.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if row is None or row.status != RequestStatus.QUEUED:
+    row = _locked_if_queued(session, request_id)
+    if row is None:
         return None
     when = when or datetime.now(UTC)
     try:
@@ -248,15 +244,21 @@ def decide(
 def give_up(session: Session, request_id: str, when: datetime | None = None) -> None:
     """End a queued request ``rejected`` / ``decision_failed``: its decision keeps failing, and
     the requests behind it in its partition must not wait for a fix."""
+    row = _locked_if_queued(session, request_id)
+    if row is not None:
+        failed = Outcome(Decision.reject(Reason.DECISION_FAILED))
+        _record(session, row, failed, when or datetime.now(UTC))
+
+
+def _locked_if_queued(session: Session, request_id: str) -> RegistrationRequestRow | None:
+    """The request, locked for this transaction, while it is still queued; else None."""
     row = session.scalars(
         select(RegistrationRequestRow)
         .where(RegistrationRequestRow.id == request_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if row is not None and row.status == RequestStatus.QUEUED:
-        failed = Outcome(Decision.reject(Reason.DECISION_FAILED))
-        _record(session, row, failed, when or datetime.now(UTC))
+    return row if row is not None and row.status == RequestStatus.QUEUED else None
 
 
 def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outcome:
@@ -286,18 +288,9 @@ def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outco
 def _record(
     session: Session, row: RegistrationRequestRow, outcome: Outcome | None, when: datetime
 ) -> None:
-    if outcome is None:
-        row.status, row.reason, row.message = (
-            RequestStatus.REJECTED,
-            Reason.SECTION_REMOVED.value,
-            message_for(Reason.SECTION_REMOVED),
-        )
-    else:
-        decision = outcome.decision
-        row.status = RequestStatus.of(decision.accepted)
-        row.reason = decision.reason.value if decision.reason else None
-        row.message = decision.message
-        row.verb = decision.verb
+    decision = outcome.decision if outcome else Decision.reject(Reason.SECTION_REMOVED)
+    for name, value in outcome_fields(decision).items():
+        setattr(row, name, value)
     row.decided_at = when
     session.flush()
     streams = (events.OUTCOMES_STREAM, events.student_stream(row.student_id))
