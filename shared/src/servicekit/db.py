@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 # A process that vanishes (a host lost, a frozen VM) must not hold its locks for the kernel's two
 # hours: keepalives notice a dead peer within about a minute, and a transaction left idle for a
@@ -56,6 +57,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def make_session_factory(url: str, **kwargs: Any) -> tuple[Engine, sessionmaker[Session]]:
+    """An engine (see :func:`make_engine`) and its session factory; sessions keep their
+    objects readable after commit, so a use case can answer with what it just wrote."""
+    engine = make_engine(url, **kwargs)
+    return engine, sessionmaker(engine, expire_on_commit=False)
 
 
 def ping_database(engine: Engine) -> None:

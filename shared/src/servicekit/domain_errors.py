@@ -25,3 +25,13 @@ class InvalidInput(Exception):
     def __init__(self, fields: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
         self.fields = fields
+
+
+class Conflict(Exception):
+    """A request that is well-formed but not possible in the current state (a 409): a commit of
+    a run that is not finished, a capacity below the seats already taken."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -42,6 +42,14 @@ class PayloadSchema(Schema):
 
     def build(self, source: object) -> dict[str, Any]:
         """The payload of ``source`` (an object or a mapping); ValidationError when it is wrong."""
+        errors = self.problems(source)
+        if errors:
+            raise ValidationError(errors)
+        payload: dict[str, Any] = self.dump(source)
+        return payload
+
+    def problems(self, source: object) -> dict[str, list[str]]:
+        """What is missing or of the wrong type in ``source``, by field name (empty: none)."""
         get = source.get if isinstance(source, Mapping) else partial(getattr, source)
         errors: dict[str, list[str]] = {}
         for name, (is_valid, expected), nullable in self._checks:
@@ -53,10 +61,7 @@ class PayloadSchema(Schema):
                     errors[name] = ["May not be null."]
             elif not is_valid(value):
                 errors[name] = [f"Not {expected}: {type(value).__name__}."]
-        if errors:
-            raise ValidationError(errors)
-        payload: dict[str, Any] = self.dump(source)
-        return payload
+        return errors
 
 
 def _is_int(value: object) -> bool:
@@ -71,7 +76,12 @@ def _is_aware(value: object) -> bool:
     return isinstance(value, datetime) and value.tzinfo is not None
 
 
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
 _CHECKS: tuple[tuple[type[fields.Field[Any]], Callable[[object], bool], str], ...] = (
+    (fields.Boolean, _is_bool, "a boolean"),
     (fields.Integer, _is_int, "an integer"),
     (fields.String, _is_str, "a string"),
     (fields.AwareDateTime, _is_aware, "a timezone-aware datetime"),
@@ -79,6 +89,17 @@ _CHECKS: tuple[tuple[type[fields.Field[Any]], Callable[[object], bool], str], ..
 
 
 def _check_of(field: fields.Field[Any]) -> tuple[Callable[[object], bool], str]:
+    if isinstance(field, fields.List):
+        is_item, expected = _check_of(field.inner)
+        return (
+            lambda value: isinstance(value, list | tuple) and all(map(is_item, value)),
+            f"a list of {expected}",
+        )
+    if isinstance(field, fields.Nested):
+        nested = field.schema
+        if not isinstance(nested, PayloadSchema):
+            raise TypeError("a nested payload needs a PayloadSchema")
+        return (lambda value: value is not None and not nested.problems(value)), "an object"
     for kind, is_valid, expected in _CHECKS:
         if isinstance(field, kind):
             return is_valid, expected
@@ -95,6 +116,16 @@ def required_text(**kwargs: Any) -> fields.String:
 
 def required_moment(**kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(required=True, **kwargs)
+
+
+def required_bool(**kwargs: Any) -> fields.Boolean:
+    return fields.Boolean(required=True, **kwargs)
+
+
+def required_list(item: fields.Field[Any] | type[PayloadSchema], **kwargs: Any) -> fields.List[Any]:
+    """A list of ``item``: a field, or a :class:`PayloadSchema` class for a list of objects."""
+    inner = fields.Nested(item()) if isinstance(item, type) else item
+    return fields.List(inner, required=True, **kwargs)
 
 
 _EVENT_TYPE = re.compile(r"(?P<producer>[a-z_]+)\.[a-z_]+\.[a-z_]+\.v(?P<version>[1-9][0-9]*)")

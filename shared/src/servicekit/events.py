@@ -101,26 +101,50 @@ class StreamConsumer:
         ``block_ms`` None returns at once when nothing is new. When a handler raises, its entry
         stays pending and the next poll starts again from the pending entries.
         """
-        self.ensure_group()
-        entries = [] if self._pending_done else self._read("0", count, None)
-        if not entries:
-            self._pending_done = True
-            entries = self._read(">", count, block_ms)
         handled = 0
-        for entry_id, fields in entries:
-            # A pending entry the stream has since trimmed (MAXLEN) comes back without fields.
-            raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
-            if not raw:
-                log.warning("dropping stream entry %s without an envelope", entry_id)
-            else:
+        for entry_id, event in self._next(count, block_ms):
+            if event is not None:
                 try:
-                    handler(Event.from_json(raw))
+                    handler(event)
                 except Exception:
                     self._pending_done = False
                     raise
                 handled += 1
             self._client.xack(self.stream, self.group, entry_id)
         return handled
+
+    def poll_batch(
+        self, handler: Callable[[list[Event]], None], count: int = 500, block_ms: int | None = None
+    ) -> int:
+        """Hand at most ``count`` entries to ``handler`` at once (one transaction for many
+        events) and acknowledge them all once it returns; when it raises, none is."""
+        entries = self._next(count, block_ms)
+        batch = [event for _, event in entries if event is not None]
+        if batch:
+            try:
+                handler(batch)
+            except Exception:
+                self._pending_done = False
+                raise
+        if entries:
+            self._client.xack(self.stream, self.group, *[entry_id for entry_id, _ in entries])
+        return len(batch)
+
+    def _next(self, count: int, block_ms: int | None) -> list[tuple[bytes | str, Event | None]]:
+        """This consumer's pending entries first (after a restart), then new ones; None for an
+        entry without an envelope (a pending entry the stream has since trimmed)."""
+        self.ensure_group()
+        entries = [] if self._pending_done else self._read("0", count, None)
+        if not entries:
+            self._pending_done = True
+            entries = self._read(">", count, block_ms)
+        parsed: list[tuple[bytes | str, Event | None]] = []
+        for entry_id, fields in entries:
+            raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
+            if not raw:
+                log.warning("dropping stream entry %s without an envelope", entry_id)
+            parsed.append((entry_id, Event.from_json(raw) if raw else None))
+        return parsed
 
     def _read(self, start: str, count: int, block_ms: int | None) -> list[StreamEntry]:
         response = self._client.xreadgroup(

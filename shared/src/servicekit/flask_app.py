@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from servicekit.auth import TokenVerifier
 from servicekit.db import ping_database
-from servicekit.domain_errors import InvalidInput, NotFound
+from servicekit.domain_errors import Conflict, InvalidInput, NotFound
 from servicekit.flask_api import MAX_DEPTH_CONFIG, IdConverter, id_converter_schema
 from servicekit.flask_auth import install_auth
 from servicekit.flask_errors import error_response, install_error_handlers
@@ -54,7 +54,7 @@ def create_service_app(
     """A Flask app with a flask-smorest ``Api`` serving ``/openapi.json``, the error envelope,
     bearer-token auth on every non-public endpoint, ``/healthz``, and ``/readyz`` checking the
     service's database and Redis. The use cases' ``NotFound`` and ``InvalidInput`` become 404
-    and 422."""
+    and 422, ``Conflict`` 409."""
     app = Flask(import_name)
     app.config.update(
         API_TITLE=title,
@@ -83,6 +83,10 @@ def create_service_app(
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:
         return error_response(404, exc.code, exc.message)
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict) -> Response:
+        return error_response(409, exc.code, exc.message)
 
     @app.errorhandler(InvalidInput)
     def _invalid(exc: InvalidInput) -> Response:

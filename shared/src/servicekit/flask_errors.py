@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, has_request_context, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -57,7 +57,8 @@ def _handle_http_exception(exc: HTTPException) -> Response:
         )
     else:
         message = _MESSAGES.get(status) or exc.description or exc.name
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        # The request's own limit: an endpoint may allow more than MAX_CONTENT_LENGTH.
+        limit = request.max_content_length if has_request_context() else None
         if status == 413 and limit:
             message = f"The request body is larger than {limit:,} bytes."
         response = error_response(status, _CODES.get(status, "http_error"), message)
