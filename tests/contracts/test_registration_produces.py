@@ -25,6 +25,8 @@ def _program(golden, event_type: str) -> catalog.NewProgram:
         grade_min=example["grade_min"],
         grade_max=example["grade_max"],
         student_capacity=example["student_capacity"],
+        use_priority=example["use_priority"],
+        priority_limit=example["priority_limit"],
         registration_opens_at=datetime.fromisoformat(example["registration_opens_at"]),
         registration_closes_at=datetime.fromisoformat(example["registration_closes_at"]),
     )
@@ -51,7 +53,73 @@ def test_programs_announced_again_look_like_the_golden(
     like_golden(payload, events.PROGRAM_UPDATED, id=program.id)
 
 
-def _queued_enroll(session, golden) -> tuple[requests.Submitted, int, int, datetime]:
+def test_a_new_timeslot_is_announced_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    example = golden(events.TIMESLOT_CREATED)
+    program = CatalogBuilder(registration_session).program()
+    start, end = (datetime.fromisoformat(example[name]) for name in ("start", "end"))
+    timeslot = catalog.add_timeslot(registration_session, program, start, end)
+    [(stream, payload)] = staged(registration_session, outbox, events.TIMESLOT_CREATED)
+    assert stream == events.CATALOG_STREAM
+    like_golden(payload, events.TIMESLOT_CREATED, id=timeslot.id, program_id=program)
+
+
+def _golden_class(session, golden, event_type: str) -> tuple[int, int, list[dict]]:
+    """The golden class built through the use cases (each section's timeslots given in reverse
+    order): (program, class, its sections as the payload must list them)."""
+    example = golden(event_type)
+    program = CatalogBuilder(session).program()
+    timeslots = {}  # the golden's timeslot id -> ours, created in the golden's time order
+    for hour, golden_id in enumerate(
+        sorted({t for s in example["sections"] for t in s["timeslot_ids"]})
+    ):
+        start = datetime.fromisoformat("2026-12-12T09:00:00+00:00") + timedelta(hours=hour)
+        timeslots[golden_id] = catalog.add_timeslot(
+            session, program, start, start + timedelta(minutes=50)
+        ).id
+    new_sections = [
+        catalog.NewSection(s["capacity"], tuple(timeslots[t] for t in reversed(s["timeslot_ids"])))
+        for s in example["sections"]
+    ]
+    class_ = catalog.add_class(
+        session, program, example["title"], example["grade_min"], example["grade_max"], new_sections
+    )
+    sections = [
+        s | {"id": row.id, "timeslot_ids": [timeslots[t] for t in s["timeslot_ids"]]}
+        for s, row in zip(example["sections"], class_.sections, strict=True)
+    ]
+    return program, class_.id, sections
+
+
+def test_a_new_class_is_announced_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    program, class_id, sections = _golden_class(registration_session, golden, events.CLASS_CREATED)
+    [(stream, payload)] = staged(registration_session, outbox, events.CLASS_CREATED)
+    assert stream == events.CATALOG_STREAM
+    generated = {"id": class_id, "program_id": program, "sections": sections}
+    like_golden(payload, events.CLASS_CREATED, **generated)
+
+
+def test_classes_announced_again_look_like_the_golden(
+    registration_session, golden, like_golden, staged
+):
+    session = registration_session
+    program, class_id, sections = _golden_class(session, golden, events.CLASS_UPDATED)
+    session.flush()
+    session.expire_all()  # announced as read back from the database
+    assert catalog.announce_programs(session) == 1
+    [(stream, payload)] = staged(session, outbox, events.CLASS_UPDATED)
+    assert stream == events.CATALOG_STREAM
+    generated = {"id": class_id, "program_id": program, "sections": sections}
+    like_golden(payload, events.CLASS_UPDATED, **generated)
+    assert len(staged(session, outbox, events.TIMESLOT_CREATED)) == 2 * 4  # created, announced
+
+
+def _queued_enroll(
+    session, golden, origin: str | None = None
+) -> tuple[requests.Submitted, int, int, datetime]:
     """The golden outcome's request, stored and queued: (request, program, section, when)."""
     example = golden(events.OUTCOME_DECIDED)
     build = CatalogBuilder(session)
@@ -64,9 +132,22 @@ def _queued_enroll(session, golden) -> tuple[requests.Submitted, int, int, datet
         action=example["action"],
         section_id=section,
         id=example["id"],
+        origin=origin,
     )
     submitted = requests.submit(session, new, partitions=1)
     return submitted, program, section, datetime.fromisoformat(example["decided_at"])
+
+
+def _decide(session, golden, path: str, origin: str | None = None) -> tuple[int, int]:
+    """Decide the golden outcome's request on ``path``: (program, section)."""
+    submitted, program, section, when = _queued_enroll(session, golden, origin)
+    if path == "one_at_a_time":
+        requests.decide(session, submitted.id, when=when)
+    else:
+        student = golden(events.OUTCOME_DECIDED)["student_id"]
+        queued = QueuedEnroll(submitted.id, program, student, section, False, origin=origin)
+        decide_enrollments(session, [queued], when)
+    return program, section
 
 
 @pytest.mark.parametrize("path", ["one_at_a_time", "batch"])
@@ -74,14 +155,7 @@ def test_an_outcome_looks_like_the_golden_whichever_path_decided_it(
     registration_session, golden, like_golden, staged, path
 ):
     session = registration_session
-    submitted, program, section, when = _queued_enroll(session, golden)
-    if path == "one_at_a_time":
-        requests.decide(session, submitted.id, when=when)
-    else:
-        student = golden(events.OUTCOME_DECIDED)["student_id"]
-        decide_enrollments(
-            session, [QueuedEnroll(submitted.id, program, student, section, False)], when
-        )
+    program, section = _decide(session, golden, path)
     written = staged(session, outbox, events.OUTCOME_DECIDED)
     student = golden(events.OUTCOME_DECIDED)["student_id"]
     assert [stream for stream, _ in written] == [
@@ -90,6 +164,16 @@ def test_an_outcome_looks_like_the_golden_whichever_path_decided_it(
     ]
     assert written[0][1] == written[1][1]
     like_golden(written[0][1], events.OUTCOME_DECIDED, program_id=program, section_id=section)
+
+
+@pytest.mark.parametrize("path", ["one_at_a_time", "batch"])
+def test_an_outcome_names_the_admin_process_that_placed_its_request(
+    registration_session, golden, staged, path
+):
+    program, section = _decide(registration_session, golden, path, origin="lottery-run:17")
+    [(_, payload), _] = staged(registration_session, outbox, events.OUTCOME_DECIDED)
+    expected = {"program_id": program, "section_id": section, "origin": "lottery-run:17"}
+    assert payload == golden(events.OUTCOME_DECIDED) | expected
 
 
 def test_a_promotion_from_the_waitlist_looks_like_the_golden(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from registration_service.events import PROFILE_COMPLETED
+from registration_service.events import LOTTERY_RUN_COMMITTED, PROFILE_COMPLETED
 from registration_service.use_cases import catalog
 from registration_service.use_cases.profiles import handle_profile_event
 from servicekit.auth import issue_token
@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 SECRET = "registration-tests-secret-0123456789abcdef"
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+# When a lottery run's registrations start: the run is committed before the window opens.
+RUN_STARTS_AT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
 def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
@@ -73,3 +75,23 @@ class CatalogBuilder:
         """As the profile service's completion event would."""
         payload = {"program_id": program_id, "student_id": student_id, "grade": grade}
         handle_profile_event(self.session, Event(PROFILE_COMPLETED, "profile", payload))
+
+
+def lottery_event(
+    program_id: int,
+    assignments: list[tuple[int, int]],
+    event_type: str = LOTTERY_RUN_COMMITTED,
+    run_id: int = 17,
+    **envelope: str,
+) -> Event:
+    """A lottery run's commit (or revert) of ``(student, section)`` assignments, in one part, as
+    the lottery service publishes it."""
+    payload = {
+        "run_id": run_id,
+        "program_id": program_id,
+        "starts_at": RUN_STARTS_AT.isoformat(),
+        "part": 1,
+        "parts": 1,
+        "assignments": [{"student_id": s, "section_id": section} for s, section in assignments],
+    }
+    return Event(event_type, "lottery", payload, **envelope)

@@ -1,4 +1,6 @@
-"""Announce every program on the catalog stream again: ``registration-announce-programs``.
+"""Announce the whole catalog (every program with its timeslots and classes) on the catalog
+stream again: ``registration-announce-programs``. Run it once after deploying a new subscriber
+(the lottery service) so it learns the catalog that already exists.
 
 Reads ``DATABASE_URL``; the relay publishes what this stages. Safe to run at any time.
 """
@@ -15,7 +17,7 @@ def main() -> None:
     with sessions() as session, session.begin():
         count = announce_programs(session)
     engine.dispose()
-    print(f"staged {count} program announcements; the relay publishes them")
+    print(f"staged the catalog of {count} programs again; the relay publishes it")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """The batched rush path on a real PostgreSQL server, with real concurrency: a batch the unique
-indexes refuse is rolled back and decided one request at a time, and a group the database
-refuses to store answers each of its requests 503 while a retry stores each exactly once."""
+indexes refuse is rolled back and decided one request at a time, a group the database refuses
+to store answers each of its requests 503 while a retry stores each exactly once, and a lottery
+run's commit and revert drain like any other requests."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -15,11 +17,12 @@ from devstack.pipeline import wait_for_a_lock_wait
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
     RegistrationRequestRow,
+    StudentRegistrationRow,
     TimeslotOccupancyRow,
     outbox,
 )
 from registration_service.api.app import create_app
-from registration_service.events import OUTCOMES_STREAM
+from registration_service.events import LOTTERY_RUN_REVERTED, OUTCOMES_STREAM
 from registration_service.intake import RequestIntake, StorageUnavailable
 from registration_service.messaging import Doorbells, make_celery
 from registration_service.migrate import upgrade
@@ -27,8 +30,10 @@ from registration_service.settings import RegistrationSettings
 from registration_service.use_cases import requests
 from registration_service.use_cases.batch_decisions import decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
+from registration_service.use_cases.decisions import enroll
 from registration_service.use_cases.drain import drain_partition
-from registration_testkit import SECRET, CatalogBuilder, bearer
+from registration_service.use_cases.lottery_commits import handle_lottery_event
+from registration_testkit import RUN_STARTS_AT, SECRET, CatalogBuilder, bearer, lottery_event
 from servicekit.flask_db import dispose_sessions
 from sqlalchemy import func, select, text
 
@@ -313,3 +318,70 @@ def test_a_request_whose_decision_keeps_failing_ends_rejected_and_its_partition_
         ("accepted", None),
     ]
     assert events == 3  # one outcome each
+
+
+def test_a_lottery_run_drains_in_a_batch_outside_the_window_and_its_revert_undoes_only_it(pg):
+    """Student 4 enrolled on their own while the window was open; students 1-3 are placed by
+    run 17 after it closed. The run's seats all start at its starts_at; its revert (which also
+    names student 4, wrongly) drops only those."""
+    _url, _engine, sessions = pg
+    closed_at = datetime.now(UTC) - timedelta(days=1)  # the drainers decide now
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program(
+            registration_opens_at=closed_at - timedelta(days=1), registration_closes_at=closed_at
+        )
+        section = build.section(program, [build.timeslot(program)], capacity=4)
+        for student in (1, 2, 3, 4):
+            build.complete_profile(program, student)
+        assert enroll(session, student_id=4, section_id=section, when=closed_at).decision.accepted
+        run = [(student, section) for student in (1, 2, 3)]
+        handle_lottery_event(session, lottery_event(program, run), partitions=PARTITIONS)
+    partition = section % PARTITIONS
+    drained = drain_partition(sessions, partition, batch_size=10, max_batches=5)
+    assert (drained.decided, drained.batches, drained.fallbacks) == (3, 1, 0)
+    with sessions() as session:
+        assert active_starts(session, section) == {
+            1: RUN_STARTS_AT,
+            2: RUN_STARTS_AT,
+            3: RUN_STARTS_AT,
+            4: closed_at,
+        }
+        origins = {
+            (payload["student_id"], payload["status"], payload["origin"])
+            for payload in outcome_payloads(session)
+        }
+    assert origins == {(s, "accepted", "lottery-run:17") for s in (1, 2, 3)}
+
+    with sessions() as session, session.begin():
+        revert = lottery_event(program, [*run, (4, section)], event_type=LOTTERY_RUN_REVERTED)
+        handle_lottery_event(session, revert, partitions=PARTITIONS)
+    drained = drain_partition(sessions, partition, batch_size=10, max_batches=10)
+    assert drained.decided == 4 and not drained.more  # drops: one at a time
+    with sessions() as session:
+        assert active_starts(session, section) == {4: closed_at}
+        drops = {
+            (payload["student_id"], payload["status"], payload["reason"])
+            for payload in outcome_payloads(session)
+            if payload["origin"] == "lottery-revert:17"
+        }
+    assert drops == {(1, "accepted", None), (2, "accepted", None), (3, "accepted", None)} | {
+        (4, "rejected", "not_registered")
+    }
+
+
+def active_starts(session, section):
+    """{student: start_date} of the section's active registrations."""
+    rows = session.execute(
+        select(StudentRegistrationRow.student_id, StudentRegistrationRow.start_date).where(
+            StudentRegistrationRow.section_id == section, StudentRegistrationRow.active.is_(True)
+        )
+    )
+    return {student: start for student, start in rows}
+
+
+def outcome_payloads(session):
+    query = select(outbox.c.body).where(
+        outbox.c.stream == OUTCOMES_STREAM, outbox.c.event_type == "registration.outcome.decided.v1"
+    )
+    return [json.loads(body)["payload"] for body in session.scalars(query)]

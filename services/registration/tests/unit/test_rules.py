@@ -138,6 +138,20 @@ def test_drop_needs_a_registration_and_an_open_window():
     assert check_drop(closed, True, NOW).reason is Reason.REGISTRATION_CLOSED
 
 
+def test_a_request_an_admin_placed_is_not_bound_by_the_window_but_by_every_other_rule():
+    closed = program(registration_closes_at=NOW - timedelta(days=1))
+    assert check_enroll(closed, SECTION, STUDENT, NOW, placed_by_admin=True).accepted
+    assert check_drop(closed, True, NOW, placed_by_admin=True).accepted
+    assert check_drop(closed, False, NOW, placed_by_admin=True).reason is Reason.NOT_REGISTERED
+    for sec, stu, reason in (
+        (section(enrolled=2), STUDENT, Reason.SECTION_FULL),
+        (section(is_open=False), STUDENT, Reason.SECTION_CLOSED),
+        (SECTION, student(grade=6), Reason.GRADE_OUT_OF_RANGE),
+        (SECTION, student(holdings=(Holding(12, 200, frozenset({1})),)), Reason.TIME_CONFLICT),
+    ):
+        assert check_enroll(closed, sec, stu, NOW, placed_by_admin=True).reason is reason
+
+
 def test_validity_bounds_are_inclusive_and_no_end_is_open_ended():
     start, end = NOW, NOW + timedelta(days=1)
     assert is_valid(start, end, start)

@@ -234,6 +234,10 @@ class RegistrationRequestRow(Base):
     ``enqueued_at`` is when it was stored or last swept; the sweeper rings the partition again
     when a request stays ``queued`` too long (the broker may lose a message, the system may
     not).
+
+    ``origin`` names the admin process that placed a request for the student (``lottery-run:17``,
+    ``lottery-revert:17``); None for the student's own. ``starts_at``, when set, is the start
+    date of the registration an enroll writes, and the one a drop expires.
     """
 
     __tablename__ = "registration_requests"
@@ -266,6 +270,8 @@ class RegistrationRequestRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    origin: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ProcessedEventRow(Base):

@@ -44,13 +44,15 @@ def check_enroll(
     *,
     waitlist: bool = False,
     replacing_section_id: int | None = None,
+    placed_by_admin: bool = False,
 ) -> Decision:
     """Every rule for taking a seat, in the order a student can best act on.
 
     ``replacing_section_id`` is the section a switch gives up: its class and timeslots do not
-    count against the new section.
+    count against the new section. A request ``placed_by_admin`` (a lottery run's commit) is
+    not bound by the registration window, which is the students'; every other rule holds.
     """
-    if not program.is_open(when):
+    if not placed_by_admin and not program.is_open(when):
         return Decision.reject(Reason.REGISTRATION_CLOSED)
     if not student.profile_complete:
         return Decision.reject(Reason.PROFILE_INCOMPLETE)
@@ -81,8 +83,15 @@ def check_switch(
     return check_enroll(program, to_section, student, when, replacing_section_id=from_section.id)
 
 
-def check_drop(program: Program, student_holds_registration: bool, when: datetime) -> Decision:
-    if not program.is_open(when):
+def check_drop(
+    program: Program,
+    student_holds_registration: bool,
+    when: datetime,
+    *,
+    placed_by_admin: bool = False,
+) -> Decision:
+    """A drop needs a registration to expire; only a student's own is bound by the window."""
+    if not placed_by_admin and not program.is_open(when):
         return Decision.reject(Reason.REGISTRATION_CLOSED)
     if not student_holds_registration:
         return Decision.reject(Reason.NOT_REGISTERED)

@@ -128,7 +128,7 @@ class _Writes:
                 "section_id": request.section_id,
                 "student_id": request.student_id,
                 "verb": verb,
-                "start_date": self.when,
+                "start_date": request.starts_at or self.when,
                 "end_date": None,
                 "active": True,
                 "holds_seat": seated,
@@ -162,7 +162,14 @@ def _decide(snapshot: BatchSnapshot, request: QueuedEnroll, writes: _Writes) -> 
         return Decision.reject(Reason.SECTION_REMOVED)
     pair = (request.program_id, request.student_id)
     student = snapshot.students[pair]
-    decision = check_enroll(program, section, student, writes.when, waitlist=request.waitlist)
+    decision = check_enroll(
+        program,
+        section,
+        student,
+        writes.when,
+        waitlist=request.waitlist,
+        placed_by_admin=request.origin is not None,
+    )
     if not decision.accepted:
         return decision
     waiting = (request.student_id, request.section_id)

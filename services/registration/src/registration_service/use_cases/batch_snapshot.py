@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
@@ -40,13 +41,16 @@ from registration_service.domain.model import (
 
 @dataclass(frozen=True)
 class QueuedEnroll:
-    """An enroll request as the drainer read it from its partition's queue."""
+    """An enroll request as the drainer read it from its partition's queue (``origin`` and
+    ``starts_at``: see ``RegistrationRequestRow``)."""
 
     id: str
     program_id: int
     student_id: int
     section_id: int
     waitlist: bool
+    origin: str | None = None
+    starts_at: datetime | None = None
 
 
 @dataclass

@@ -1,10 +1,16 @@
-"""Programs, timeslots, classes and sections: what organisers set up before registration opens."""
+"""Programs, timeslots, classes and sections: what organisers set up before registration opens.
+
+Each change is staged on the catalog stream in its own transaction, so other services (profile,
+lottery) keep their copy of the catalog without reading our tables.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from servicekit.event_contracts import EventSpec
+from servicekit.events import Event
 from servicekit.outbox import add_to_outbox
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -66,13 +72,28 @@ def create_program(session: Session, new: NewProgram) -> ProgramRow:
 
 
 def announce_programs(session: Session) -> int:
-    """Stage ``registration.program.updated.v1`` for every program: for programs created before
-    the catalog events existed, or after a subscriber lost its copy and the stream its history.
-    Subscribers upsert, so announcing twice is harmless."""
+    """Stage the whole catalog again, program by program: ``registration.program.updated.v1``,
+    then ``registration.timeslot.created.v1`` for each of its timeslots and
+    ``registration.class.updated.v1`` for each of its classes. For a catalog built before its
+    events existed, a subscriber deployed later (the lottery service), or one that lost its copy
+    while the stream lost its history. Subscribers upsert, so announcing twice is harmless.
+    Returns how many programs were announced."""
     programs = list_programs(session)
+    timeslots = session.scalars(select(TimeslotRow).order_by(TimeslotRow.id))
+    classes = session.scalars(
+        select(ClassRow)
+        .options(selectinload(ClassRow.sections).selectinload(SectionRow.timeslots))
+        .order_by(ClassRow.id)
+    )
+    staged: dict[int, list[Event]] = {program.id: [] for program in programs}
+    for timeslot in timeslots:
+        staged[timeslot.program_id].append(events.timeslot_created.event(timeslot))
+    for class_ in classes:
+        staged[class_.program_id].append(_class_event(events.class_updated, class_))
     for program in programs:
-        event = events.program_updated.event(program)
-        add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
+        announced = [events.program_updated.event(program), *staged[program.id]]
+        for event in announced:
+            add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
     return len(programs)
 
 
@@ -83,6 +104,7 @@ def add_timeslot(session: Session, program_id: int, start: datetime, end: dateti
     timeslot = TimeslotRow(program_id=program_id, start=start, end=end)
     session.add(timeslot)
     session.flush()
+    add_to_outbox(session, outbox, events.CATALOG_STREAM, events.timeslot_created.event(timeslot))
     return timeslot
 
 
@@ -127,7 +149,33 @@ def add_class(
         )
     session.add(class_)
     session.flush()
+    add_to_outbox(
+        session, outbox, events.CATALOG_STREAM, _class_event(events.class_created, class_)
+    )
     return class_
+
+
+def _class_event(spec: EventSpec, class_: ClassRow) -> Event:
+    """A class with its sections, each with its timeslots in time order (by start, then id)."""
+    return spec.event(
+        {
+            "id": class_.id,
+            "program_id": class_.program_id,
+            "title": class_.title,
+            "grade_min": class_.grade_min,
+            "grade_max": class_.grade_max,
+            "sections": [
+                {
+                    "id": section.id,
+                    "capacity": section.capacity,
+                    "timeslot_ids": [
+                        t.id for t in sorted(section.timeslots, key=lambda t: (t.start, t.id))
+                    ],
+                }
+                for section in class_.sections
+            ],
+        }
+    )
 
 
 def get_catalog(session: Session, program_id: int) -> list[ClassRow]:

@@ -65,22 +65,29 @@ def _now(when: datetime | None) -> datetime:
 
 
 def _active_registrations(
-    session: Session, student_id: int, section_id: int, verbs: tuple[str, ...]
+    session: Session,
+    student_id: int,
+    section_id: int,
+    verbs: tuple[str, ...],
+    starts_at: datetime | None = None,
 ) -> list[StudentRegistrationRow]:
-    return list(
-        session.scalars(
-            select(StudentRegistrationRow)
-            .join(RegistrationTypeRow)
-            .where(
-                StudentRegistrationRow.student_id == student_id,
-                StudentRegistrationRow.section_id == section_id,
-                StudentRegistrationRow.active.is_(True),
-                RegistrationTypeRow.name.in_(verbs),
-            )
-            .order_by(StudentRegistrationRow.id)
-            .execution_options(populate_existing=True)
+    """The student's active registrations in the section; only those starting at ``starts_at``
+    when it is given."""
+    query = (
+        select(StudentRegistrationRow)
+        .join(RegistrationTypeRow)
+        .where(
+            StudentRegistrationRow.student_id == student_id,
+            StudentRegistrationRow.section_id == section_id,
+            StudentRegistrationRow.active.is_(True),
+            RegistrationTypeRow.name.in_(verbs),
         )
+        .order_by(StudentRegistrationRow.id)
+        .execution_options(populate_existing=True)
     )
+    if starts_at is not None:
+        query = query.where(StudentRegistrationRow.start_date == starts_at)
+    return list(session.scalars(query))
 
 
 def enroll(
@@ -91,21 +98,28 @@ def enroll(
     waitlist: bool = False,
     when: datetime | None = None,
     program_id: int | None = None,
+    placed_by_admin: bool = False,
+    starts_at: datetime | None = None,
 ) -> Outcome:
     """Take a seat (or, with ``waitlist``, a waitlist place when the section is full).
 
-    ``program_id``, when the caller already knows it, saves a lookup on the rush path.
+    ``program_id``, when the caller already knows it, saves a lookup on the rush path. A
+    request ``placed_by_admin`` is not bound by the registration window; ``starts_at`` is the
+    registration's start date instead of ``when`` (every seat of one lottery run starts alike).
     """
     if program_id is None:
         program_id = get_section(session, section_id).program_id
     when = _now(when)
+    start = starts_at or when
 
     def attempt() -> Outcome:
         seats.lock_membership(session, program_id, student_id)  # then read the head count
         program = load_program(session, program_id)
         section = load_section(session, section_id)
         student = load_student(session, program_id, student_id)
-        decision = check_enroll(program, section, student, when, waitlist=waitlist)
+        decision = check_enroll(
+            program, section, student, when, waitlist=waitlist, placed_by_admin=placed_by_admin
+        )
         if not decision.accepted:
             return Outcome(decision)
         waiting = _active_registrations(session, student_id, section_id, (WAITLISTED,))
@@ -114,29 +128,40 @@ def enroll(
                 raise _Rejected(Reason.PROGRAM_FULL)
             for registration in waiting:
                 seats.expire_registration(session, registration, when)
-            row = seats.add_registration(session, program_id, student_id, section, ENROLLED, when)
+            row = seats.add_registration(session, program_id, student_id, section, ENROLLED, start)
             return Outcome(decision, row.id)
         if not waitlist:
             raise _Rejected(Reason.SECTION_FULL)  # the last seat went to a concurrent decision
         if waiting:  # asking again changes nothing: keep the original place in line
             return Outcome(Decision.accept(WAITLISTED), waiting[0].id)
-        row = seats.add_registration(session, program_id, student_id, section, WAITLISTED, when)
+        row = seats.add_registration(session, program_id, student_id, section, WAITLISTED, start)
         return Outcome(Decision.accept(WAITLISTED), row.id)
 
     return _decide(session, attempt)
 
 
 def drop(
-    session: Session, *, student_id: int, section_id: int, when: datetime | None = None
+    session: Session,
+    *,
+    student_id: int,
+    section_id: int,
+    when: datetime | None = None,
+    placed_by_admin: bool = False,
+    starts_at: datetime | None = None,
 ) -> Outcome:
-    """Expire the student's registrations in the section; a freed seat goes to the waitlist."""
+    """Expire the student's registrations in the section; a freed seat goes to the waitlist.
+
+    With ``starts_at`` only the registration starting then is expired (a lottery run's revert
+    never drops one the student made themselves); ``placed_by_admin`` as for :func:`enroll`.
+    """
     program_id = get_section(session, section_id).program_id
     when = _now(when)
 
     def attempt() -> Outcome:
         program = load_program(session, program_id)
-        held = _active_registrations(session, student_id, section_id, (ENROLLED, WAITLISTED))
-        decision = check_drop(program, bool(held), when)
+        verbs = (ENROLLED, WAITLISTED)
+        held = _active_registrations(session, student_id, section_id, verbs, starts_at)
+        decision = check_drop(program, bool(held), when, placed_by_admin=placed_by_admin)
         if not decision.accepted:
             return Outcome(decision)
         freed = False

@@ -49,6 +49,8 @@ QUEUED = (
         _queued.action,
         _queued.section_id,
         _queued.waitlist,
+        _queued.origin,
+        _queued.starts_at,
     )
     .where(
         _queued.status == RequestStatus.QUEUED, _queued.decision_partition == bindparam("partition")
@@ -147,7 +149,15 @@ def _run_batch(
                 decide(session, head[0].id)
             else:
                 batch = [
-                    QueuedEnroll(r.id, r.program_id, r.student_id, r.section_id, r.waitlist)
+                    QueuedEnroll(
+                        r.id,
+                        r.program_id,
+                        r.student_id,
+                        r.section_id,
+                        r.waitlist,
+                        origin=r.origin,
+                        starts_at=r.starts_at,
+                    )
                     for r in head
                 ]
                 decide_enrollments(session, batch, datetime.now(UTC))

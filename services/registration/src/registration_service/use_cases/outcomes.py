@@ -27,6 +27,7 @@ class _Request(Protocol):
     program_id: int
     student_id: int
     section_id: int
+    origin: str | None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class DecidedRequest:
     message: str | None
     verb: str | None
     decided_at: datetime | None
+    origin: str | None
 
     @classmethod
     def of(
@@ -57,6 +59,7 @@ class DecidedRequest:
             section_id=request.section_id,
             from_section_id=None,
             decided_at=when,
+            origin=request.origin,
             **outcome_fields(decision),
         )
 

@@ -40,6 +40,10 @@ class NewRequest:
     from_section_id: int | None = None
     waitlist: bool = False
     idempotency_key: str | None = None
+    # Set when an admin process placed it for the student (e.g. "lottery-run:17"): the
+    # registration window does not bind it. starts_at: see RegistrationRequestRow.
+    origin: str | None = None
+    starts_at: datetime | None = None
     # When the web received it: the order its partition's drainer decides it in.
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Chosen once, so storing it again (the first commit's answer was lost with its connection)
@@ -169,6 +173,8 @@ def submit_many(
             "from_section_id": new.from_section_id,
             "waitlist": new.waitlist,
             "idempotency_key": new.idempotency_key,
+            "origin": new.origin,
+            "starts_at": new.starts_at,
             "status": RequestStatus.QUEUED,
             "decision_partition": decision_partition(new.section_id, partitions),
             "created_at": new.received_at,
@@ -271,9 +277,18 @@ def _run(session: Session, row: RegistrationRequestRow, when: datetime) -> Outco
             waitlist=row.waitlist,
             when=when,
             program_id=row.program_id,
+            placed_by_admin=row.origin is not None,
+            starts_at=row.starts_at,
         )
     if action is Action.DROP:
-        return drop(session, student_id=row.student_id, section_id=row.section_id, when=when)
+        return drop(
+            session,
+            student_id=row.student_id,
+            section_id=row.section_id,
+            when=when,
+            placed_by_admin=row.origin is not None,
+            starts_at=row.starts_at,
+        )
     if row.from_section_id is None:
         raise ValueError(f"switch request {row.id} names no section to give up")
     return switch(

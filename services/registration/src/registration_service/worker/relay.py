@@ -1,7 +1,7 @@
 """The registration service's background process: publishes the outbox to Redis Streams, rings
 the partitions of requests still queued after ``REQUEUE_AFTER_SECONDS`` (a doorbell lost between
-commit and broker, or by the broker), and applies the profile service's events to the read model
-of complete profiles.
+commit and broker, or by the broker), applies the profile service's events to the read model
+of complete profiles, and stores the lottery service's commits and reverts as queued requests.
 
 Run one per deployment: ``python -m registration_service.worker.relay``.
 """
@@ -14,16 +14,18 @@ import time
 from datetime import timedelta
 
 from servicekit.background import apply_events, run_forever
-from servicekit.events import StreamConsumer
+from servicekit.events import Event, StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
+from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import outbox
-from registration_service.events import PROFILES_STREAM
+from registration_service.events import LOTTERY_STREAM, PROFILES_STREAM
 from registration_service.messaging import decision_queue
+from registration_service.use_cases.lottery_commits import handle_lottery_event
 from registration_service.use_cases.profiles import handle_profile_event
 from registration_service.use_cases.requests import mark_swept, stale_partitions
-from registration_service.worker.resources import resources
+from registration_service.worker.resources import Resources, resources
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,29 @@ def sweep_once() -> int:
     return len(silent)
 
 
+def apply_lottery_events(consumer: StreamConsumer, res: Resources) -> int:
+    """Store the lottery's commits and reverts as queued requests, each event in its own
+    transaction, then ring the partitions they went to. A ring lost here (the broker down, an
+    event failing after earlier ones committed) is the sweeper's to make up."""
+    touched: set[int] = set()
+
+    def handle(session: Session, event: Event) -> bool:
+        partitions = res.settings.decision_partitions
+        rung = handle_lottery_event(session, event, partitions=partitions)
+        touched.update(rung or ())
+        return rung is not None
+
+    try:  # a part holds up to 1,000 requests: ring after ten, not after a hundred
+        return apply_events(consumer, res.sessions, handle, count=10)
+    finally:
+        res.doorbells.ring(touched)
+
+
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "registration-relay")
     profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
+    lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
     next_sweep = 0.0
 
     def publish_outbox() -> int:
@@ -69,7 +90,10 @@ def main() -> None:
     def apply_profile_events() -> int:
         return apply_events(profiles, res.sessions, handle_profile_event)
 
-    run_forever([publish_outbox, sweep, apply_profile_events])
+    def apply_lottery_commits() -> int:
+        return apply_lottery_events(lottery, res)
+
+    run_forever([publish_outbox, sweep, apply_profile_events, apply_lottery_commits])
 
 
 if __name__ == "__main__":
