@@ -25,6 +25,7 @@ from servicekit.auth import issue_token
 OWN, OTHER = 42, 43
 METHODS = ("get", "put", "post", "patch", "delete")
 
+_STUDENT = "/v1/programs/{program_id}/students/{student_id}"
 # The contract's operations and who may call them (CONTRACT.md, "Auth" and each service).
 CONTRACT_ACCESS = {
     ("registration", "post", "/v1/programs"): "admin",
@@ -47,6 +48,20 @@ CONTRACT_ACCESS = {
     ),
     ("profile", "get", "/v1/programs/{program_id}/students/{student_id}/profile"): "self_or_admin",
     ("profile", "put", "/v1/programs/{program_id}/students/{student_id}/profile"): "self_or_admin",
+    ("lottery", "post", f"{_STUDENT}/stars"): "self_or_admin",
+    ("lottery", "get", f"{_STUDENT}/stars"): "self_or_admin",
+    ("lottery", "delete", f"{_STUDENT}/stars/{{class_id}}"): "self_or_admin",
+    ("lottery", "put", f"{_STUDENT}/priorities"): "self_or_admin",
+    ("lottery", "get", f"{_STUDENT}/priorities"): "self_or_admin",
+    # Other students' ids: an organiser's list (the contract names no role).
+    ("lottery", "get", "/v1/programs/{program_id}/classes/{class_id}/interested-students"): (
+        "admin"
+    ),
+    ("lottery", "put", "/v1/programs/{program_id}/preferences"): "admin",
+    ("lottery", "post", "/v1/programs/{program_id}/lottery-runs"): "admin",
+    ("lottery", "get", "/v1/lottery-runs/{run_id}"): "any_token",
+    ("lottery", "get", "/v1/lottery-runs/{run_id}/assignments"): "admin",
+    ("lottery", "post", "/v1/lottery-runs/{run_id}/commit"): "admin",
 }
 
 

@@ -24,6 +24,7 @@ import schemathesis
 from devstack.ports import free_port
 from devstack.redis_server import RedisServer
 from hypothesis import HealthCheck, settings
+from lottery_service.use_cases.read_models import handle_event as handle_lottery_event
 from profile_service.events import PROGRAM_CREATED
 from profile_service.use_cases.programs import handle_catalog_event
 from service_apps import SECRET, SERVICES, make_app
@@ -53,6 +54,15 @@ CROSS_FIELD_RULES = {
     "GET /v1/registration-types": "include needs a category",
     "PUT /v1/programs/{program_id}/students/{student_id}/profile": (
         "an emergency contact needs a phone; grade and graduation_year agree"
+    ),
+    "POST /v1/programs/{program_id}/students/{student_id}/stars": (
+        "a class of the program, within the student's grade"
+    ),
+    "PUT /v1/programs/{program_id}/students/{student_id}/priorities": (
+        "timeslots of the program; classes starting there, within the grade, priority_limit"
+    ),
+    "PUT /v1/programs/{program_id}/preferences": (
+        "classes and timeslots of the program, within each student's grade; ranks without gaps"
     ),
 }
 ACCEPTED = ["2xx", "401", "403", "404", "409"]
@@ -87,9 +97,25 @@ def _config(token: str) -> schemathesis.Config:
     )
 
 
+def lottery_catalog() -> list[Event]:
+    program = {"id": 1, "name": "Splash", "grade_min": 7, "grade_max": 12}
+    program |= {"student_capacity": None, "priority_limit": 3}
+    slot = {"id": 1, "program_id": 1, "start": "2026-12-05T09:00:00Z"}
+    slot["end"] = "2026-12-05T10:00:00Z"
+    section = {"id": 1, "capacity": 5, "timeslot_ids": [1]}
+    knots = {"id": 1, "program_id": 1, "title": "Knots", "grade_min": 7, "grade_max": 12}
+    grade = {"program_id": 1, "student_id": 1, "grade": 9}
+    return [
+        Event("registration.program.created.v1", "registration", program),
+        Event("registration.timeslot.created.v1", "registration", slot),
+        Event("registration.class.created.v1", "registration", knots | {"sections": [section]}),
+        Event("profile.profile.completed.v1", "profile", grade),
+    ]
+
+
 def _seed(service: str, app) -> None:
     """A little data, so valid cases reach past the 404s: program 1 with a timeslot and a
-    class (registration), program 1 announced (profile)."""
+    class (registration), program 1 announced (profile), and the same known to the lottery."""
     admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
     client = app.test_client()
     if service == "registration":
@@ -104,6 +130,10 @@ def _seed(service: str, app) -> None:
         with app.extensions[SESSIONS]() as session, session.begin():
             payload = {"id": 1, "name": "Splash", "registration_opens_at": None}
             handle_catalog_event(session, Event(PROGRAM_CREATED, "registration", payload))
+    if service == "lottery":  # program 1 with a class in timeslot 1, student 1 in grade 9
+        with app.extensions[SESSIONS]() as session, session.begin():
+            for event in lottery_catalog():
+                handle_lottery_event(session, event)
 
 
 # The apps are made at collection, when schemathesis reads their documents; the Redis they

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lottery_service.migrate import upgrade as upgrade_lottery
 from profile_service.migrate import upgrade as upgrade_profile
 from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade as upgrade_registration
@@ -89,6 +90,22 @@ def profile_session(profile_template: Path, tmp_path: Path) -> Iterator[Session]
     """One open transaction on a fresh profile database."""
     path = tmp_path / "profile.sqlite3"
     shutil.copy(profile_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def lottery_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "lottery", upgrade_lottery)
+
+
+@pytest.fixture
+def lottery_session(lottery_template: Path, tmp_path: Path) -> Iterator[Session]:
+    """One open transaction on a fresh lottery database."""
+    path = tmp_path / "lottery.sqlite3"
+    shutil.copy(lottery_template, path)
     engine = make_engine(f"sqlite:///{path}")
     with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
         yield session

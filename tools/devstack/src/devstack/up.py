@@ -74,6 +74,22 @@ class Service:
         ]
 
 
+# One run at a time: a solve takes a core for up to its time limit.
+LOTTERY_WORKER = [
+    "celery",
+    "-A",
+    "lottery_service.worker.celery_app",
+    "worker",
+    "-Q",
+    "lottery.solve",
+    "--pool",
+    "solo",
+    "-n",
+    "lottery@%h",
+    "-l",
+    "warning",
+]
+
 SERVICES = [
     Service(
         "registration",
@@ -101,7 +117,16 @@ SERVICES = [
         THREADS,
         background=[["profile_service.worker.relay"]],
     ),
-    Service("lottery", "lottery_service", int(os.environ.get("LOTTERY_PORT", 8003)), THREADS),
+    Service(
+        "lottery",
+        "lottery_service",
+        int(os.environ.get("LOTTERY_PORT", 8003)),
+        THREADS,
+        background=[
+            LOTTERY_WORKER,
+            ["lottery_service.worker.relay"],
+        ],
+    ),
 ]
 
 

@@ -93,3 +93,25 @@ def eligible_sections(lottery: LotteryInput, student: Student) -> list[Section]:
     """The sections a student may be given: of a starred class, within its grade range."""
     starred = student.starred
     return [s for s in lottery.sections if s.class_id in starred and s.admits(student.grade)]
+
+
+class RunStatus(StrEnum):
+    """A run's life: queued → running → done | failed; done → committing → committed (every
+    enrollment decided by registration) → reverting → reverted."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    COMMITTING = "committing"
+    COMMITTED = "committed"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+
+
+class CommitOutcome(StrEnum):
+    """What registration decided for one committed assignment."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"

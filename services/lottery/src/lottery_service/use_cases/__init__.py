@@ -1,0 +1,1 @@
+"""What the lottery service does, over its database: no Flask (the worker calls it too)."""

@@ -1,0 +1,1 @@
+"""The lottery worker (runs) and relay (outbox, other services' events)."""

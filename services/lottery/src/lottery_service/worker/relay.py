@@ -1,0 +1,79 @@
+"""The lottery service's background process: publishes the outbox (run commits and reverts),
+learns the catalog and students' grades from the other services' events, records what
+registration decided for committed runs, and sends again the runs whose message was lost.
+
+Run one per deployment: ``python -m lottery_service.worker.relay``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from datetime import timedelta
+
+from servicekit.background import apply_event_batches, apply_events, run_forever
+from servicekit.events import StreamConsumer
+from servicekit.logging_setup import configure_logging
+from servicekit.outbox import relay_outbox
+
+from lottery_service import events
+from lottery_service.adapters.models import outbox
+from lottery_service.messaging import send_run
+from lottery_service.use_cases.commits import apply_outcomes
+from lottery_service.use_cases.read_models import handle_event
+from lottery_service.use_cases.runs import stale_runs
+from lottery_service.worker.resources import resources
+
+log = logging.getLogger(__name__)
+
+CONSUMER_GROUP = "lottery"
+# A run still running this long past three times its time limit lost its worker.
+RUNNING_GRACE = timedelta(minutes=2)
+
+
+def resend_stale_runs() -> int:
+    res = resources()
+    queued_for = timedelta(seconds=res.settings.requeue_after_seconds)
+    with res.sessions.begin() as session:
+        stale = stale_runs(session, queued_for, RUNNING_GRACE)
+    for run_id in stale:
+        send_run(res.celery, run_id)
+    if stale:
+        log.warning("sent lottery runs %s again: their messages were lost", stale)
+    return len(stale)
+
+
+def main() -> None:
+    res = resources()
+    configure_logging(res.settings.log_level, "lottery-relay")
+    name = socket.gethostname()
+    catalog = StreamConsumer(res.redis, events.CATALOG_STREAM, CONSUMER_GROUP, name)
+    profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)
+    outcomes = StreamConsumer(res.redis, events.OUTCOMES_STREAM, CONSUMER_GROUP, name)
+    next_sweep = 0.0
+
+    def publish_outbox() -> int:
+        return relay_outbox(res.engine, outbox, res.publisher)
+
+    def learn_catalog() -> int:
+        return apply_events(catalog, res.sessions, handle_event)
+
+    def learn_grades() -> int:
+        return apply_events(profiles, res.sessions, handle_event)
+
+    def record_outcomes() -> int:
+        return apply_event_batches(outcomes, res.sessions, apply_outcomes)
+
+    def sweep() -> int:
+        nonlocal next_sweep
+        if time.monotonic() < next_sweep:
+            return 0
+        next_sweep = time.monotonic() + res.settings.sweep_interval_seconds
+        return resend_stale_runs()
+
+    run_forever([publish_outbox, learn_catalog, learn_grades, record_outcomes, sweep])
+
+
+if __name__ == "__main__":
+    main()

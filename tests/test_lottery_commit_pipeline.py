@@ -1,0 +1,222 @@
+"""A lottery from preferences to rosters and back, with every real process in between.
+
+Registration (gunicorn, partition workers, relay) and the lottery (its Celery worker and relay)
+run on PostgreSQL and one Redis; the profile service's completions are published on its stream
+as it would. The catalog reaches the lottery only through registration's events; the commit
+reaches registration only through the lottery's; the outcomes come back the same way. After the
+commit the rosters are the run's assignments (less what registration's rules refused); after
+the revert only what students did themselves remains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from devstack.pipeline import PipelineStack, post_request, wait_until_decided
+from devstack.redis_server import RedisServer
+from devstack.up import LOTTERY_WORKER
+from lottery_service.api.app import create_app as create_lottery
+from lottery_service.migrate import upgrade as upgrade_lottery
+from lottery_service.settings import LotterySettings
+from profile_service.events import profile_completed
+from registration_service.adapters.models import StudentRegistrationRow
+from registration_service.migrate import upgrade as upgrade_registration
+from servicekit.auth import issue_token
+from servicekit.db import make_session_factory
+from servicekit.events import StreamPublisher
+from servicekit.flask_db import dispose_sessions
+from sqlalchemy import select
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+SECRET = "lottery-pipeline-secret-0123456789abcdef0"
+ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', 'admin', 3600)}"}
+STUDENTS = range(1, 31)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(0.2)
+    return value
+
+
+@pytest.fixture(scope="module")
+def system(postgres_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    logs = tmp_path_factory.mktemp("lottery-pipeline-logs")
+    redis = RedisServer(tmp_path_factory.mktemp("lottery-pipeline-redis")).start()
+    registration_url = postgres_server.create_database(f"reg_{uuid.uuid4().hex[:10]}")
+    lottery_url = postgres_server.create_database(f"lot_{uuid.uuid4().hex[:10]}")
+    upgrade_registration(registration_url)
+    upgrade_lottery(lottery_url)
+    registration = PipelineStack(registration_url, redis, SECRET, logs).start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": lottery_url,
+        "REDIS_URL": redis.url,
+        "JWT_SECRET": SECRET,
+        "LOTTERY_TIME_LIMIT_SECONDS": "5",
+        "LOG_LEVEL": "WARNING",
+    }
+    lottery_processes = []
+    for name, module in (
+        ("lottery-relay", ["lottery_service.worker.relay"]),
+        ("lottery-worker", LOTTERY_WORKER),
+    ):
+        with open(logs / f"{name}.log", "ab") as log:
+            lottery_processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", *module],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    settings = LotterySettings(database_url=lottery_url, redis_url=redis.url, jwt_secret=SECRET)
+    engine, sessions = make_session_factory(registration_url)
+    client = httpx.Client(base_url=registration.base_url, timeout=30)
+    lottery_app = create_lottery(settings)
+    try:
+        yield {
+            "registration": client,
+            "lottery": lottery_app.test_client(),
+            "registration_sessions": sessions,
+            "registration_engine": engine,
+            "publisher": StreamPublisher(registration.redis_client()),
+        }
+    finally:
+        dispose_sessions(lottery_app)
+        client.close()
+        engine.dispose()
+        for process in lottery_processes:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        registration.stop()
+        redis.stop()
+
+
+def roster(system: dict[str, Any], section_id: int) -> list[int]:
+    answer = system["registration"].get(f"/v1/sections/{section_id}/students", headers=ADMIN)
+    return sorted(answer.json()["student_ids"])
+
+
+def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
+    reg, lottery = system["registration"], system["lottery"]
+    program = reg.post(
+        "/v1/programs", json={"name": "Splash", "grade_min": 7, "grade_max": 12}, headers=ADMIN
+    ).json()["id"]
+    slots = [
+        reg.post(
+            f"/v1/programs/{program}/timeslots",
+            json={"start": f"2026-12-05T{h:02d}:00:00Z", "end": f"2026-12-05T{h:02d}:50:00Z"},
+            headers=ADMIN,
+        ).json()["id"]
+        for h in (9, 10)
+    ]
+    classes = []
+    for title, capacity, timeslots in (
+        ("Knots", 8, [slots[0]]),
+        ("Origami", 20, [slots[1]]),  # room for every student not in Rockets
+        ("Rockets", 10, slots),  # two timeslots: conflicts with both others
+    ):
+        body = {"title": title, "grade_min": 7, "grade_max": 12}
+        body["sections"] = [{"capacity": capacity, "timeslot_ids": timeslots}]
+        created = reg.post(f"/v1/programs/{program}/classes", json=body, headers=ADMIN).json()
+        classes.append((created["id"], created["sections"][0]["id"]))
+    (knots, knots_section), (origami, origami_section), (rockets, _) = classes
+    for student in STUDENTS:  # as the profile service announces a complete profile
+        payload = {"profile_id": student, "program_id": program, "student_id": student}
+        payload |= {"grade": 9, "graduation_year": 2029, "school_year": 2026}
+        event = profile_completed.event(payload)
+        system["publisher"].publish("profile.profiles", event.to_json())
+
+    # Student 1 takes Origami themselves, first come first served, before the lottery commits.
+    own = {"student_id": 1, "action": "enroll", "section_id": origami_section}
+    student_token = issue_token(SECRET, 1, "student", 3600)
+    assert post_request(reg, program, student_token, own).status_code == 202
+    wait_until_decided(system["registration_engine"])
+
+    # The lottery learns the catalog and the grades from the events alone.
+    preferences = {
+        "stars": [{"student_id": s, "class_id": c} for s in STUDENTS for c in (knots, origami)],
+        "priorities": [
+            {"student_id": s, "timeslot_id": slots[0], "rank": 1, "class_id": rockets}
+            for s in STUDENTS
+            if s % 3 == 0
+        ],
+    }
+    url = f"/v1/programs/{program}/preferences"
+    wait_for(
+        lambda: lottery.put(url, json=preferences, headers=ADMIN).status_code == 200,
+        "the lottery knows the catalog and every student's grade",
+    )
+    run_id = lottery.post(
+        f"/v1/programs/{program}/lottery-runs", json={"seed": 5}, headers=ADMIN
+    ).json["id"]
+    done = wait_for(
+        lambda: (
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"] == "done"
+            and r
+        ),
+        "the run is solved by the lottery worker",
+    )
+    assert done["stats"]["empty_schedules"] == 0
+    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json[
+        "assignments"
+    ]
+    assert any(a["student_id"] == 1 and a["section_id"] == origami_section for a in assigned)
+
+    assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 202
+    assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 409
+    committed = wait_for(
+        lambda: (
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"]
+            == "committed"
+            and r
+        ),
+        "registration decides every enrollment of the run",
+    )
+    # Student 1 already held Origami: the one enrollment registration refused, and why.
+    assert committed["stats"]["commit"]["rejected"] == 1
+    assert committed["stats"]["commit"]["reasons"] == {"already_in_class": 1}
+    accepted = {(a["student_id"], a["section_id"]) for a in assigned} - {(1, origami_section)}
+    for _, section_id in classes:
+        expected = sorted(s for s, c in accepted if c == section_id)
+        if section_id == origami_section:
+            expected = sorted([*expected, 1])
+        assert roster(system, section_id) == expected
+    with system["registration_sessions"]() as session:
+        starts = set(
+            session.scalars(
+                select(StudentRegistrationRow.start_date).where(
+                    StudentRegistrationRow.program_id == program,
+                    StudentRegistrationRow.student_id != 1,
+                )
+            )
+        )
+    assert len(starts) == 1  # one start_date for the whole run: how a revert finds them
+
+    assert lottery.post(f"/v1/lottery-runs/{run_id}/revert", headers=ADMIN).status_code == 202
+    reverted = wait_for(
+        lambda: (
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"]
+            == "reverted"
+            and r
+        ),
+        "registration drops every enrollment of the run",
+    )
+    assert reverted["stats"]["revert"]["dropped"] == len(accepted)
+    assert roster(system, knots_section) == []
+    assert roster(system, origami_section) == [1]  # what the student did themselves stays
