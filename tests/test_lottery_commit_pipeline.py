@@ -1,6 +1,7 @@
 """A lottery from preferences to rosters and back, with every real process in between.
 
-Registration (gunicorn, partition workers, relay) and the lottery (its Celery worker and relay)
+Registration (gunicorn, partition workers, relay) and the lottery (gunicorn, its Celery worker
+and relay)
 run on PostgreSQL and one Redis; the profile service's completions are published on its stream
 as it would. The catalog reaches the lottery only through registration's events; the commit
 reaches registration only through the lottery's; the outcomes come back the same way. After the
@@ -10,10 +11,6 @@ the revert only what students did themselves remains.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,19 +18,16 @@ from typing import Any
 
 import httpx
 import pytest
+from devstack.lottery_stack import LotteryStack
 from devstack.pipeline import PipelineStack, post_request, wait_until_decided
 from devstack.redis_server import RedisServer
-from devstack.up import LOTTERY_WORKER
-from lottery_service.api.app import create_app as create_lottery
 from lottery_service.migrate import upgrade as upgrade_lottery
-from lottery_service.settings import LotterySettings
 from profile_service.events import profile_completed
 from registration_service.adapters.models import StudentRegistrationRow
 from registration_service.migrate import upgrade as upgrade_registration
 from servicekit.auth import issue_token
 from servicekit.db import make_session_factory
 from servicekit.events import StreamPublisher
-from servicekit.flask_db import dispose_sessions
 from sqlalchemy import select
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -61,48 +55,24 @@ def system(postgres_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
     upgrade_registration(registration_url)
     upgrade_lottery(lottery_url)
     registration = PipelineStack(registration_url, redis, SECRET, logs).start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": lottery_url,
-        "REDIS_URL": redis.url,
-        "JWT_SECRET": SECRET,
-        "LOTTERY_TIME_LIMIT_SECONDS": "5",
-        "LOG_LEVEL": "WARNING",
-    }
-    lottery_processes = []
-    for name, module in (
-        ("lottery-relay", ["lottery_service.worker.relay"]),
-        ("lottery-worker", LOTTERY_WORKER),
-    ):
-        with open(logs / f"{name}.log", "ab") as log:
-            lottery_processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", *module],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    settings = LotterySettings(database_url=lottery_url, redis_url=redis.url, jwt_secret=SECRET)
+    lottery = LotteryStack(lottery_url, redis, SECRET, logs, time_limit_seconds=5).start()
     engine, sessions = make_session_factory(registration_url)
-    client = httpx.Client(base_url=registration.base_url, timeout=30)
-    lottery_app = create_lottery(settings)
+    clients = [
+        httpx.Client(base_url=stack.base_url, timeout=30) for stack in (registration, lottery)
+    ]
     try:
         yield {
-            "registration": client,
-            "lottery": lottery_app.test_client(),
+            "registration": clients[0],
+            "lottery": clients[1],
             "registration_sessions": sessions,
             "registration_engine": engine,
             "publisher": StreamPublisher(registration.redis_client()),
         }
     finally:
-        dispose_sessions(lottery_app)
-        client.close()
+        for client in clients:
+            client.close()
         engine.dispose()
-        for process in lottery_processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
+        lottery.stop()
         registration.stop()
         redis.stop()
 
@@ -164,16 +134,17 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     )
     run_id = lottery.post(
         f"/v1/programs/{program}/lottery-runs", json={"seed": 5}, headers=ADMIN
-    ).json["id"]
+    ).json()["id"]
     done = wait_for(
         lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"] == "done"
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
+            == "done"
             and r
         ),
         "the run is solved by the lottery worker",
     )
     assert done["stats"]["empty_schedules"] == 0
-    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json[
+    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()[
         "assignments"
     ]
     assert any(a["student_id"] == 1 and a["section_id"] == origami_section for a in assigned)
@@ -182,7 +153,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 409
     committed = wait_for(
         lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"]
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
             == "committed"
             and r
         ),
@@ -211,7 +182,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     assert lottery.post(f"/v1/lottery-runs/{run_id}/revert", headers=ADMIN).status_code == 202
     reverted = wait_for(
         lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json)["status"]
+            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
             == "reverted"
             and r
         ),
