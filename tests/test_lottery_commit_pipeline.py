@@ -77,6 +77,17 @@ def system(postgres_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
         redis.stop()
 
 
+def run_reaches(lottery: httpx.Client, run_id: int, status: str) -> dict[str, Any]:
+    """The run once its status is ``status``: solved, every enrollment decided, or dropped."""
+
+    def reached() -> dict[str, Any] | None:
+        run = lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json()
+        assert run["status"] != "failed", run["error"]
+        return run if run["status"] == status else None
+
+    return wait_for(reached, f"lottery run {run_id} is {status}")
+
+
 def roster(system: dict[str, Any], section_id: int) -> list[int]:
     answer = system["registration"].get(f"/v1/sections/{section_id}/students", headers=ADMIN)
     return sorted(answer.json()["student_ids"])
@@ -135,14 +146,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     run_id = lottery.post(
         f"/v1/programs/{program}/lottery-runs", json={"seed": 5}, headers=ADMIN
     ).json()["id"]
-    done = wait_for(
-        lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
-            == "done"
-            and r
-        ),
-        "the run is solved by the lottery worker",
-    )
+    done = run_reaches(lottery, run_id, "done")
     assert done["stats"]["empty_schedules"] == 0
     assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()[
         "assignments"
@@ -151,14 +155,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
 
     assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 202
     assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 409
-    committed = wait_for(
-        lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
-            == "committed"
-            and r
-        ),
-        "registration decides every enrollment of the run",
-    )
+    committed = run_reaches(lottery, run_id, "committed")
     # Student 1 already held Origami: the one enrollment registration refused, and why.
     assert committed["stats"]["commit"]["rejected"] == 1
     assert committed["stats"]["commit"]["reasons"] == {"already_in_class": 1}
@@ -180,14 +177,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     assert len(starts) == 1  # one start_date for the whole run: how a revert finds them
 
     assert lottery.post(f"/v1/lottery-runs/{run_id}/revert", headers=ADMIN).status_code == 202
-    reverted = wait_for(
-        lambda: (
-            (r := lottery.get(f"/v1/lottery-runs/{run_id}", headers=ADMIN).json())["status"]
-            == "reverted"
-            and r
-        ),
-        "registration drops every enrollment of the run",
-    )
+    reverted = run_reaches(lottery, run_id, "reverted")
     assert reverted["stats"]["revert"]["dropped"] == len(accepted)
     assert roster(system, knots_section) == []
     assert roster(system, origami_section) == [1]  # what the student did themselves stays

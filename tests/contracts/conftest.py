@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from lottery_service.migrate import upgrade as upgrade_lottery
 from profile_service.migrate import upgrade as upgrade_profile
-from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade as upgrade_registration
 from servicekit.db import make_engine
 from sqlalchemy import select
@@ -74,26 +73,24 @@ def profile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _template(tmp_path_factory, "profile", upgrade_profile)
 
 
-@pytest.fixture
-def registration_session(registration_template: Path, tmp_path: Path) -> Iterator[Session]:
-    """One open transaction on a fresh registration database, as a view or task holds."""
-    path = tmp_path / "registration.sqlite3"
-    shutil.copy(registration_template, path)
-    engine, sessions = make_session_factory(f"sqlite:///{path}")
-    with sessions() as session, session.begin():
-        yield session
-    engine.dispose()
-
-
-@pytest.fixture
-def profile_session(profile_template: Path, tmp_path: Path) -> Iterator[Session]:
-    """One open transaction on a fresh profile database."""
-    path = tmp_path / "profile.sqlite3"
-    shutil.copy(profile_template, path)
+def _session(template: Path, tmp_path: Path) -> Iterator[Session]:
+    """One open transaction on a fresh copy of a migrated database, as a view or task holds."""
+    path = tmp_path / template.name
+    shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")
     with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def registration_session(registration_template: Path, tmp_path: Path) -> Iterator[Session]:
+    yield from _session(registration_template, tmp_path)
+
+
+@pytest.fixture
+def profile_session(profile_template: Path, tmp_path: Path) -> Iterator[Session]:
+    yield from _session(profile_template, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -103,10 +100,4 @@ def lottery_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def lottery_session(lottery_template: Path, tmp_path: Path) -> Iterator[Session]:
-    """One open transaction on a fresh lottery database."""
-    path = tmp_path / "lottery.sqlite3"
-    shutil.copy(lottery_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    with sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-        yield session
-    engine.dispose()
+    yield from _session(lottery_template, tmp_path)

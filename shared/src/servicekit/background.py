@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from servicekit.event_contracts import EventSpec
 from servicekit.events import Event, StreamConsumer
 
 log = logging.getLogger(__name__)
@@ -94,3 +96,24 @@ def apply_once(session: Session, model: type[DeclarativeBase], event_id: str) ->
     except IntegrityError:  # a concurrent consumer applied it first
         return False
     return True
+
+
+def read_unapplied(
+    session: Session,
+    readers: Mapping[str, EventSpec],
+    model: type[DeclarativeBase],
+    event: Event,
+) -> tuple[EventSpec, dict[str, Any]] | None:
+    """The event's spec and the fields this service reads of it, claimed for the caller's
+    transaction (see :func:`apply_once`); None for other event types and for duplicates.
+
+    A payload without a field we read raises (ValidationError) before anything is claimed: its
+    stream entry stays pending, never half applied.
+    """
+    spec = readers.get(event.event_type)
+    if spec is None:
+        return None
+    payload = spec.read(event.payload)
+    if not apply_once(session, model, event.event_id):
+        return None
+    return spec, payload

@@ -11,12 +11,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from devstack.ports import free_port, wait_for_port
+from devstack.ports import free_port, wait_until_serving
 from devstack.redis_server import RedisServer
 from devstack.up import LOTTERY_WORKER
 
@@ -63,21 +60,8 @@ class LotteryStack:
         self._spawn("lottery-web", web)
         self._spawn("lottery-relay", ["lottery_service.worker.relay"])
         self._spawn("lottery-worker", LOTTERY_WORKER)
-        self.wait_until_serving()
+        wait_until_serving(self.port, "/readyz", self.log_dir)
         return self
-
-    def wait_until_serving(self, timeout: float = 90) -> None:
-        wait_for_port(self.port, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"lottery not ready after {timeout:.0f}s; see {self.log_dir}")
-            time.sleep(0.2)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -17,7 +17,7 @@ import httpx
 import redis
 from sqlalchemy import Engine, text
 
-from devstack.ports import free_port, wait_for_port
+from devstack.ports import free_port, wait_until_serving
 from devstack.redis_server import RedisServer
 
 PARTITIONS = 4
@@ -142,18 +142,7 @@ class PipelineStack:
             control.close()
 
     def wait_until_serving(self, timeout: float = 90) -> None:
-        """Gunicorn binds before its workers have built the app: wait for an answer."""
-        wait_for_port(self.port, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"web not serving after {timeout:.0f}s; see {self.log_dir}")
-            time.sleep(0.2)
+        wait_until_serving(self.port, "/healthz", self.log_dir, timeout)
 
     def stop(self) -> None:
         for process in [*self.workers.values(), *self.others]:

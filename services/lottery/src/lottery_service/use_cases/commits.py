@@ -161,9 +161,9 @@ _RECORD_COMMIT = _record("outcome", "reason")
 _RECORD_REVERT = _record("revert_outcome", "revert_reason")
 
 
-def _origin_run(origin: str | None) -> tuple[str, int] | None:
+def _origin_run(origin: object) -> tuple[str, int] | None:
     """("run" | "revert", run id) of one of our origins; None for any other request."""
-    if not origin or not origin.startswith("lottery-"):
+    if not isinstance(origin, str) or not origin.startswith("lottery-"):
         return None
     kind, _, number = origin.removeprefix("lottery-").partition(":")
     if kind not in ("run", "revert") or not number.isdigit():
@@ -178,12 +178,13 @@ def apply_outcomes(session: Session, batch: list[Event]) -> int:
     commits: list[dict[str, Any]] = []
     reverts: list[dict[str, Any]] = []
     for event in batch:
+        # Most outcomes are students' own requests: skipped before their payload is read.
         if event.event_type != events.OUTCOME_DECIDED:
             continue
-        payload = events.outcome_decided.read(event.payload)
-        ours = _origin_run(payload["origin"])
+        ours = _origin_run(event.payload.get("origin"))
         if ours is None:
             continue
+        payload = events.outcome_decided.read(event.payload)
         kind, run_id = ours
         accepted = payload["status"] == "accepted"
         row = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.background import apply_once
+from servicekit.background import read_unapplied
 from servicekit.events import Event
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -43,12 +43,10 @@ _READERS = {
 def handle_event(session: Session, event: Event) -> bool:
     """Apply one catalog or profile event; False for other events and duplicates. A payload
     without the fields we read raises (ValidationError): its entry stays pending."""
-    spec = _READERS.get(event.event_type)
-    if spec is None:
+    read = read_unapplied(session, _READERS, ProcessedEventRow, event)
+    if read is None:
         return False
-    payload = spec.read(event.payload)
-    if not apply_once(session, ProcessedEventRow, event.event_id):
-        return False
+    spec, payload = read
     if spec in (events.program_created, events.program_updated):
         _upsert(session, ProgramRow, payload["id"], payload)
     elif spec is events.timeslot_created:

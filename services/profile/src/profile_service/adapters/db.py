@@ -1,16 +1,6 @@
-"""The engine and session factory for one process, built from settings."""
+"""The engine and session factory for one process, built from settings (the kit's, so every
+service opens its database the same way)."""
 
-from __future__ import annotations
+from servicekit.db import make_session_factory
 
-from typing import Any
-
-from servicekit.db import make_engine
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-
-def make_session_factory(
-    database_url: str, **engine_options: Any
-) -> tuple[Engine, sessionmaker[Session]]:
-    engine = make_engine(database_url, **engine_options)
-    return engine, sessionmaker(engine, expire_on_commit=False)
+__all__ = ["make_session_factory"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servicekit.background import apply_once
+from servicekit.background import read_unapplied
 from servicekit.events import Event
 from sqlalchemy.orm import Session
 
@@ -28,12 +28,10 @@ def require_program(session: Session, program_id: int) -> KnownProgramRow:
 def handle_catalog_event(session: Session, event: Event) -> bool:
     """Record a created or updated program; False for other events and for duplicates. A
     payload without the fields we read raises (ValidationError): the entry stays pending."""
-    spec = _READERS.get(event.event_type)
-    if spec is None:
+    read = read_unapplied(session, _READERS, ProcessedEventRow, event)
+    if read is None:
         return False
-    payload = spec.read(event.payload)
-    if not apply_once(session, ProcessedEventRow, event.event_id):
-        return False
+    _, payload = read
     program = session.get(KnownProgramRow, payload["id"])
     if program is None:
         program = KnownProgramRow(program_id=payload["id"])

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from servicekit.background import apply_once
+from servicekit.background import read_unapplied
 from servicekit.events import Event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,12 +49,10 @@ def handle_lottery_event(session: Session, event: Event, *, partitions: int) -> 
     """Store one lottery event's assignments as queued requests; the decision partitions to
     ring once the transaction commits, or None for other events and duplicates. A payload
     without the fields we read raises (ValidationError): the entry stays pending."""
-    spec = _READERS.get(event.event_type)
-    if spec is None:
+    read = read_unapplied(session, _READERS, ProcessedEventRow, event)
+    if read is None:
         return None
-    payload = spec.read(event.payload)
-    if not apply_once(session, ProcessedEventRow, event.event_id):
-        return None
+    spec, payload = read
     news = lottery_requests(session, payload, committed=spec is events.lottery_run_committed)
     if not news:
         return set()

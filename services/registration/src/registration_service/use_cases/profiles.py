@@ -7,7 +7,7 @@ its start into an empty table rebuilds it.
 
 from __future__ import annotations
 
-from servicekit.background import apply_once
+from servicekit.background import read_unapplied
 from servicekit.events import Event
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -21,12 +21,10 @@ _READERS = {spec.event_type: spec for spec in (events.profile_completed, events.
 def handle_profile_event(session: Session, event: Event) -> bool:
     """Apply one profile event; False for other events and for duplicates. A payload without
     the fields we read raises (ValidationError): the entry stays pending, never half applied."""
-    spec = _READERS.get(event.event_type)
-    if spec is None:
+    read = read_unapplied(session, _READERS, ProcessedEventRow, event)
+    if read is None:
         return False
-    payload = spec.read(event.payload)
-    if not apply_once(session, ProcessedEventRow, event.event_id):
-        return False
+    spec, payload = read
     if spec is events.profile_reopened:
         session.execute(
             delete(CompleteProfileRow).where(
