@@ -1,7 +1,8 @@
 """Seeded random lottery inputs shaped like a real ESP program, for tests of any lottery method.
 
 ``generate(students, sections, timeslots, seed)``: about 1.5 sections per class; class popularity
-Zipf-skewed (a few classes draw most stars); ~15% of sections span two consecutive timeslots;
+Zipf-skewed (a few classes draw most stars); ~15% of classes are two-timeslot classes, every
+section of which spans two consecutive timeslots;
 grades 7-12 (1% unknown), each class with its own grade range; each student stars ~10 classes
 (mostly within their grade) and ranks up to 3 priorities per timeslot among classes with a
 section starting there; ~10% of students carry caps. Capacities are set so seats run short
@@ -36,17 +37,20 @@ def generate(
     rng.shuffle(order)
     popularity = {c: 1.0 / (rank + 1) for rank, c in enumerate(order)}  # Zipf, s = 1
     grade_range = {}
+    two_timeslots = set()  # a class's length is the class's: all its sections share it
     for c in range(1, n_classes + 1):
         lo = rng.choice((7, 7, 7, 8, 9, 10))
         hi = max(lo, rng.choice((12, 12, 12, 11, 10)))
         grade_range[c] = (lo, hi)
+        if timeslots > 1 and rng.random() < 0.15:
+            two_timeslots.add(c)
 
     mean_capacity = 0.6 * students * timeslots / (sections * 1.15)
     built: list[Section] = []
     for i in range(sections):
         class_id = i + 1 if i < n_classes else rng.randint(1, n_classes)
         start = rng.randrange(timeslots)
-        two = timeslots > 1 and rng.random() < 0.15
+        two = class_id in two_timeslots
         if two and start == timeslots - 1:
             start -= 1
         slots = (start + 1, start + 2) if two else (start + 1,)

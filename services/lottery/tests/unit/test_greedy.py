@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 from lottery_service.domain.check import violations
-from lottery_service.domain.greedy import greedy_fill
+from lottery_service.domain.greedy import greedy_fill, top_up
 from lottery_service.domain.model import (
     Assignment,
     LotteryInput,
@@ -206,3 +206,18 @@ def test_check_reports_broken_results():
         "program: 2 students",
     ):
         assert expected in found
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_top_up_only_adds_what_the_rules_allow(seed):
+    """Half of a greedy result taken away: the top-up keeps the rest, fills free seats again,
+    and breaks no rule."""
+    lottery = generate(300, 40, 6, seed)
+    full = greedy_fill(lottery)
+    kept = full.assignments[::2]
+    topped = top_up(lottery, kept)
+    assert set(kept) <= set(topped)
+    assert len(topped) > len(kept)
+    report = SolverReport(Method.OPTIMISER, False, None, 0.0)
+    assert violations(lottery, LotteryResult(topped, report)) == []
+    assert top_up(lottery, topped) == topped  # nothing left to fill

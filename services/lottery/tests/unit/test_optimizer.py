@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
 import pytest
 from lottery_service.domain.check import violations
+from lottery_service.domain.greedy import greedy_fill
 from lottery_service.domain.model import (
     Assignment,
     LotteryInput,
@@ -17,7 +19,7 @@ from lottery_service.domain.model import (
     Student,
     eligible_sections,
 )
-from lottery_service.domain.optimizer import lp_bounds, optimise
+from lottery_service.domain.optimizer import SEAT_SLACK, lp_bounds, optimise
 from lottery_testkit import generate
 
 
@@ -30,7 +32,8 @@ def placed(result: LotteryResult) -> set[tuple[int, int]]:
 
 
 def score(lottery: LotteryInput, pairs: set[tuple[int, int]]) -> tuple[int, ...]:
-    """(rank 1 met, students placed, rank 2 met, rank 3 met, seats), computed independently."""
+    """(rank 1 met, students placed, seats, rank 2 met, rank 3 met), computed independently: the
+    optimiser's order for a program of under 200 seats, where no seat may be traded for a rank."""
     sections = {s.id: s for s in lottery.sections}
     met = [0, 0, 0]
     for student in lottery.students:
@@ -41,7 +44,7 @@ def score(lottery: LotteryInput, pairs: set[tuple[int, int]]) -> tuple[int, ...]
             for rank, c in enumerate(classes[:3]):
                 met[rank] += (t, c) in starts
     students = len({p for p, _ in pairs})
-    return (met[0], students, met[1], met[2], len(pairs))
+    return (met[0], students, len(pairs), met[1], met[2])
 
 
 def random_lottery(rng: random.Random, n_students: int, n_sections: int, n_slots: int, **kw):
@@ -110,7 +113,7 @@ def test_giving_everyone_a_class_beats_a_second_choice():
     assert placed(optimise(lottery)) == {(1, 2), (2, 1)}
 
 
-def test_a_second_choice_beats_a_third_and_both_beat_seats():
+def test_a_second_choice_beats_a_third():
     # Rank 2 (class 20 at 1) against rank 3 (class 30 at 1); class 40 spans 2-3 is one more seat
     # only if student 1 skips class 50 at 2 (rank 3 at 2).
     lottery = LotteryInput(
@@ -122,6 +125,33 @@ def test_a_second_choice_beats_a_third_and_both_beat_seats():
     )
     # Student 1 takes 20 (rank 2) and 50 (rank 3); student 2 takes 30.
     assert placed(optimise(lottery)) == {(1, 1), (1, 3), (2, 2)}
+
+
+def test_a_seat_beats_a_second_choice_in_a_small_program():
+    # Class 10 (spanning 1-2) is student 1's second choice; classes 20 and 30 fill both timeslots.
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1, 2), sec(2, 20, 1), sec(3, 30, 2)),
+        students=(Student(1, 9, frozenset({20, 30}), {1: (99, 10)}),),
+    )
+    assert placed(optimise(lottery)) == {(1, 2), (1, 3)}
+
+
+def test_at_most_half_a_percent_of_the_seats_is_traded_for_second_choices():
+    # 200 students as above, every section big enough: 400 seats at most, each second choice
+    # costs a seat, and 0.5 % of 400 is 2.
+    lottery = LotteryInput(
+        sections=(
+            sec(1, 10, 1, 2, capacity=200),
+            sec(2, 20, 1, capacity=200),
+            sec(3, 30, 2, capacity=200),
+        ),
+        students=tuple(Student(i, 9, frozenset({20, 30}), {1: (99, 10)}) for i in range(200)),
+    )
+    result = optimise(lottery)
+    assert result.solver.optimal
+    traded = int(SEAT_SLACK * 400)
+    assert sum(a.section_id == 1 for a in result.assignments) == traded == 2
+    assert len(result.assignments) == 400 - traded
 
 
 def test_seats_are_filled_when_nothing_else_differs():
@@ -180,11 +210,48 @@ def test_random_lotteries_obey_every_rule_and_stay_under_the_lp_bounds(seed):
     result = optimise(lottery)
     assert result.solver.method is Method.OPTIMISER and result.solver.optimal
     assert violations(lottery, result) == []
-    bounds = lp_bounds(lottery)
-    first, _, _, _, seats = score(lottery, placed(result))
+    bounds = lp_bounds(lottery, result)
+    first, students, seats, _, _ = score(lottery, placed(result))
     assert bounds["first_choices_met"] >= first - 1e-6
-    assert bounds["seats_filled"] >= seats - 1e-6
+    assert bounds["students_with_classes"] >= students - 1e-6
+    assert bounds["seats_filled"] >= bounds["seats_filled_keeping"] - 1e-6
+    assert bounds["seats_filled_keeping"] >= seats - 1e-6
     assert seats > 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_lp_bounds_hold_for_the_greedy_fill_too(seed):
+    lottery = generate(150, 30, 5, seed=seed, student_capacity=120 if seed else None)
+    result = greedy_fill(lottery)
+    bounds = lp_bounds(lottery, result)
+    first, students, seats, _, _ = score(lottery, placed(result))
+    assert bounds["first_choices_met"] >= first - 1e-6
+    assert bounds["students_with_classes"] >= students - 1e-6
+    assert bounds["seats_filled_keeping"] >= seats - 1e-6
+    assert bounds["seats_filled"] >= seats - 1e-6
+
+
+def test_the_lp_bounds_are_exact_on_a_tiny_program():
+    # Student 1's first choice (class 10) spans timeslots 1-2; classes 20 and 30 fill them both:
+    # one first choice at most, two seats at most, but only one seat keeping the first choice.
+    lottery = LotteryInput(
+        sections=(sec(1, 10, 1, 2), sec(2, 20, 1), sec(3, 30, 2)),
+        students=(Student(1, 9, frozenset({20, 30}), {1: (10,)}),),
+    )
+    result = optimise(lottery)
+    assert placed(result) == {(1, 1)}
+    assert lp_bounds(lottery) == pytest.approx(
+        {"first_choices_met": 1.0, "seats_filled": 2.0}, abs=1e-3
+    )
+    assert lp_bounds(lottery, result) == pytest.approx(
+        {
+            "first_choices_met": 1.0,
+            "seats_filled": 2.0,
+            "students_with_classes": 1.0,
+            "seats_filled_keeping": 1.0,
+        },
+        abs=1e-3,
+    )
 
 
 def test_the_same_seed_gives_the_same_result():
@@ -224,6 +291,7 @@ def test_an_empty_lottery():
         "first_choices_met": 0.0,
         "seats_filled": 0.0,
     }
+    assert lp_bounds(LotteryInput(sections=(), students=()), result)["seats_filled_keeping"] == 0
 
 
 def test_a_generated_program_is_near_its_lp_bounds_within_the_time_limit():
@@ -233,7 +301,9 @@ def test_a_generated_program_is_near_its_lp_bounds_within_the_time_limit():
     assert result.solver.seconds < 6.0
     assert violations(lottery, result) == []
     assert result.solver.optimal or result.solver.gap is not None
-    bounds = lp_bounds(lottery)
-    first, _, _, _, seats = score(lottery, placed(result))
+    bounds = lp_bounds(lottery, result)
+    first, students, seats, _, _ = score(lottery, placed(result))
     assert bounds["first_choices_met"] * 0.995 <= first <= bounds["first_choices_met"] + 1e-6
-    assert 0 < seats <= bounds["seats_filled"] + 1e-6
+    assert students == math.floor(bounds["students_with_classes"] + 1e-6)
+    kept = bounds["seats_filled_keeping"]
+    assert 0.99 * kept <= seats <= kept + 1e-6 <= bounds["seats_filled"] + 2e-6

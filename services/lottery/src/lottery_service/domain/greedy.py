@@ -136,3 +136,25 @@ def greedy_fill(lottery: LotteryInput) -> LotteryResult:
         assignments=assignments,
         solver=SolverReport(method=Method.GREEDY, optimal=False, gap=None, seconds=seconds),
     )
+
+
+def top_up(lottery: LotteryInput, assignments: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
+    """``assignments`` plus any starred section a student can still take where a seat is free.
+
+    A solver cut short by its time limit may leave such a seat; filling it only adds (a seat, a
+    star, perhaps a student's first class), so no objective gets worse. Sections are visited as
+    the greedy fill visits them and candidates drawn from ``random.Random(lottery.seed)``.
+    """
+    state = _State(lottery)
+    sections = {s.id: s for s in lottery.sections}
+    for assignment in assignments:
+        state.give(state.students[assignment.student_id], sections[assignment.section_id])
+    starred: dict[int, list[int]] = defaultdict(list)
+    for student in sorted(lottery.students, key=lambda s: s.id):
+        for class_id in sorted(student.starred):
+            starred[class_id].append(student.id)
+    rng = random.Random(lottery.seed)
+    open_sections = [s for s in sections.values() if s.timeslot_ids and s.capacity > 0]
+    for section in _section_order(open_sections, rng):
+        state.fill(section, starred.get(section.class_id, []), 1.0, rng)
+    return tuple(sorted(state.assignments, key=lambda a: (a.student_id, a.section_id)))

@@ -8,31 +8,39 @@ per (student, class) and per (student, timeslot) counting every timeslot a secti
 caps ``max_sections`` and ``max_timeslots`` (timeslots occupied = sum of x times the number of
 timeslots the section spans, since no two sections share a timeslot).
 
-Objectives, in strict lexicographic order, each maximised:
+Objectives, in lexicographic order, each maximised:
 
 1. rank-1 priorities met;
 2. students with at least one section (sum y);
-3. rank-2, rank-3, ... priorities met, one stage per rank;
-4. stars met (each (student, starred class) counts once: one section per class);
-5. seats filled (sum x), plus random tie-breaks.
+3. seats filled (sum x), of which the later stages may give back at most 0.5 % (rounded down, so
+   none in a program of under 200 seats): on generated 3,000-student programs the lower ranks
+   would otherwise cost up to 2 % of the seats, and a seat is worth more to a student than a
+   better-ranked one;
+4. rank-2, rank-3, ... priorities met, one stage per rank;
+5. stars met (each (student, starred class) counts once: one section per class);
+6. seats filled again, plus random tie-breaks.
 
 Since a priority is also a star and only starred classes are eligible, stars met always equal seats
-filled, so stages 4 and 5 are solved as one (a stage equal to the next, or counting nothing, is
+filled, so stages 5 and 6 are solved as one (a stage equal to the next, or counting nothing, is
 dropped).
 
-Each stage first solves its LP relaxation (warm-started from the previous stage's basis), which
-bounds the stage. The integer program is then solved with every column fixed where the LP
-solution is integral and agrees with the incumbent (which thus stays a feasible start): on real
-inputs the LP is nearly integral, so this leaves a small program that presolve shrinks to little.
-If its result does not reach the bound (the floor of the LP value; for the last stage, within
-0.49), the whole integer program is solved from it, but only with time to spare after a reserve
-for the later stages (HiGHS may overrun a time limit while presolving the whole model). A stage
-left short of its bound makes the result non-optimal, with the largest relative gap against the
-bounds reported; the later stages still run. "objective >= its (integral) value" is added as a
-row before the next stage. Students are laid out in an order shuffled by
-``random.Random(lottery.seed)`` and the last stage adds tiny seeded coefficients (each below
-``0.5 / (n + 1)`` for ``n`` variables, so they add up to less than 0.5 and cannot trade away a
-seat), so no student is favoured by id; the same seed and input give the same result.
+Each stage first solves its LP relaxation (warm-started from the previous stage's basis, without
+presolve, which only slows a warm start), which bounds the stage. The integer program is then
+solved with every column fixed where the LP solution is integral and agrees with the incumbent
+(which thus stays a feasible start): on real inputs the LP is nearly integral, so this leaves a
+small program that presolve shrinks to little. If its result does not reach the bound (the floor
+of the LP value; for a stage with tie-breaks, within 0.49), the whole integer program is solved
+from it, but only with time to spare after a reserve for the later stages (HiGHS may overrun a
+time limit while presolving the whole model). A stage left short of its bound makes the result
+non-optimal, with the largest relative gap against the bounds reported; the later stages still
+run. "objective >= its (integral) value" (for stage 3, less its slack) is added as a row before
+the next stage, so a stage the time limit cuts short still keeps what the earlier ones reached.
+Students are laid out in an order shuffled by ``random.Random(lottery.seed)`` and both seats
+stages add tiny seeded coefficients (each below ``0.5 / (n + 1)`` for ``n`` variables, so they
+add up to less than 0.5 and cannot trade away a seat), so no student is favoured by id; the same
+seed and input give the same result. A stage followed by a priority or students stage breaks its
+ties by that stage's objective instead, scaled the same way: at 3,000 students the time limit
+may cut the last stages short, and they then keep an incumbent already good at what they count.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from lottery_service.domain.greedy import top_up
 from lottery_service.domain.model import (
     Assignment,
     LotteryInput,
@@ -61,17 +70,26 @@ from lottery_service.domain.model import (
 
 FloatArray = npt.NDArray[np.float64]
 
-# The tie-breaks of the last stage add up to less than this; the last stage's absolute gap stays
-# below 1 minus it, so a solution one seat short can never pass as optimal.
+# A stage's tie-breaks add up to less than this; such a stage's absolute gap stays below 1 minus
+# it, so a solution one short (of seats, of priorities met) can never pass as optimal.
 _TIE_BREAK_TOTAL = 0.5
-_LAST_STAGE_ABS_GAP = 0.49
-# Every other stage has an integral objective: a gap under 1 proves optimality.
+_TIED_ABS_GAP = 0.49
+# A stage without tie-breaks has an integral objective: a gap under 1 proves optimality.
 _INTEGRAL_ABS_GAP = 0.5
-# Seconds kept back from a stage's full integer program: a margin, plus twice the stage's LP and
-# restricted solve per later stage. A full solve is skipped with less than _MIN_FULL_SOLVE left,
-# since HiGHS may overrun its time limit while presolving the whole model.
+# Seconds kept back from a stage's full integer program: a margin, plus per later stage twice
+# this stage's time or the stages' average so far, whichever is more. A full solve is skipped
+# with less than _MIN_FULL_SOLVE left, since HiGHS may overrun its time limit while presolving
+# the whole model.
 _RESERVE = 1.0
 _MIN_FULL_SOLVE = 2.0
+# A stage's restricted integer program is skipped (the incumbent kept) with less time left.
+_MIN_MIP = 0.5
+# Kept back from the time limit for building the result, and for HiGHS's overruns of its own.
+_FINISH = 0.2
+# The share of the seats reached in stage 3 that the later stages may trade for better ranks.
+SEAT_SLACK = 0.005
+_SEATS_KEPT = "seats_kept"
+_SEATS_STAGES = (_SEATS_KEPT, "stars", "seats")
 
 
 @dataclass
@@ -98,6 +116,7 @@ class _Model:
     rows: _Rows
     stages: list[tuple[str, FloatArray]]  # objective name, cost over every column
     first_choices: FloatArray
+    students: FloatArray
     seats: FloatArray
 
 
@@ -165,12 +184,15 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
     stars = np.zeros(n_cols)
     seats = np.zeros(n_cols)
     seats[:n_x] = 1.0
+    starred = {student.id: student.starred for student in students}  # a property: computed once
     for col, (section, student) in enumerate(zip(pair_sections, pair_students, strict=True)):
         ranked = student.priorities.get(section.first_timeslot, ())
         for rank, class_id in enumerate(ranked, start=1):
             if class_id == section.class_id:
-                ranks.setdefault(rank, np.zeros(n_cols))[col] += 1.0
-        if section.class_id in student.starred:
+                if rank not in ranks:
+                    ranks[rank] = np.zeros(n_cols)
+                ranks[rank][col] += 1.0
+        if section.class_id in starred[student.id]:
             stars[col] = 1.0
     students_served = np.zeros(n_cols)
     students_served[n_x:] = 1.0
@@ -179,6 +201,7 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
     stages: list[tuple[str, FloatArray]] = [
         ("priority_1", first_choices),
         ("students_with_classes", students_served),
+        (_SEATS_KEPT, seats),
     ]
     stages += [(f"priority_{rank}", ranks[rank]) for rank in sorted(ranks) if rank > 1]
     stages += [("stars", stars), ("seats", seats)]
@@ -191,7 +214,7 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
             kept.append((name, cost))
     stages = kept
     student_of_x = np.array([y_col[student_id] - n_x for student_id, _ in pairs], dtype=np.intp)
-    return _Model(pairs, student_of_x, n_cols, rows, stages, first_choices, seats)
+    return _Model(pairs, student_of_x, n_cols, rows, stages, first_choices, students_served, seats)
 
 
 def _highs(model: _Model, integer: bool) -> highspy.Highs:
@@ -267,13 +290,30 @@ def _greedy(lottery: LotteryInput, started: float) -> LotteryResult:
     return LotteryResult(found.assignments, report)
 
 
-def _proven(cost: FloatArray, best: FloatArray | None, bound: float, last: bool) -> bool:
+def _stage_cost(model: _Model, k: int, tie_break: FloatArray) -> tuple[FloatArray, bool]:
+    """Stage ``k``'s cost, and whether it carries tie-breaks (adding up to less than 0.5).
+
+    The seats stages break ties at random. A stage followed by a priority or students stage breaks
+    them by that stage's objective, so that one, if the time limit cuts it short, keeps an
+    incumbent already good at it. (Followed by a seats stage, it does not: its LP would then take
+    as long as the seats stage's, 2-3 s rather than 0.2 s at 3,000 students.)
+    """
+    name, objective = model.stages[k]
+    if k == len(model.stages) - 1 or name == _SEATS_KEPT:
+        return objective + tie_break, True
+    following_name, following = model.stages[k + 1]
+    if following_name in _SEATS_STAGES:
+        return objective, False
+    return objective + following * (_TIE_BREAK_TOTAL / (following.sum() + 1.0)), True
+
+
+def _proven(cost: FloatArray, best: FloatArray | None, bound: float, tied: bool) -> bool:
     """Whether ``best`` is within what the stage's integer optimum can be, given ``bound``."""
     if best is None:
         return False
     value = float(cost @ best)
-    if last:
-        return value >= bound - _LAST_STAGE_ABS_GAP
+    if tied:
+        return value >= bound - _TIED_ABS_GAP
     return value >= math.floor(bound + 1e-6) - 1e-6
 
 
@@ -292,6 +332,7 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
     ]
 
     lp = _highs(model, integer=False)
+    lp.setOptionValue("presolve", "off")
     mip = _highs(model, integer=True)
     mip.setOptionValue("mip_rel_gap", 0.0)
     mip.setOptionValue("random_seed", lottery.seed % 2_147_483_647)
@@ -302,15 +343,15 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
     gap: float | None = None
 
     def left() -> float:
-        return time_limit - (time.monotonic() - started)
+        return time_limit - _FINISH - (time.monotonic() - started)
 
-    for k, (_, objective) in enumerate(model.stages):
+    for k, (name, objective) in enumerate(model.stages):
         last = k == len(model.stages) - 1
         stage_started = time.monotonic()
         if left() <= 0:
             optimal = False
             break
-        cost = objective + tie_break if last else objective
+        cost, tied = _stage_cost(model, k, tie_break)
         # 1. The LP relaxation, warm-started from the previous stage's basis: this stage's bound.
         _set_costs(lp, cost)
         _limit_time(lp, left())
@@ -327,38 +368,46 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
         if best is not None:
             agree &= rounded == best
         fixed = np.where(agree, rounded, 0.0), np.where(agree, rounded, 1.0)
-        mip.changeColsBounds(n, all_cols, *fixed)
-        found = _solve_stage(mip, model, cost, best, left(), last)
-        mip.changeColsBounds(n, all_cols, np.zeros(n), ones)
-        best = found if found is not None else best
+        if best is None or left() >= _MIN_MIP:  # HiGHS overruns tiny limits while presolving
+            mip.changeColsBounds(n, all_cols, *fixed)
+            found = _solve_stage(mip, model, cost, best, left(), tied)
+            mip.changeColsBounds(n, all_cols, np.zeros(n), ones)
+            best = found if found is not None else best
         # 3. Not provably optimal: the whole integer program from the incumbent, if the time
-        # left after a generous reserve for the later stages allows.
-        reserve = _RESERVE + 2.0 * (time.monotonic() - stage_started) * (len(model.stages) - k)
-        if not _proven(cost, best, bound, last) and left() - reserve >= _MIN_FULL_SOLVE:
-            found = _solve_stage(mip, model, cost, best, left() - reserve, last)
+        # left after a generous reserve for the later stages allows (the average so far counts
+        # too: the seats stage's LP takes ten times the first stage's).
+        now = time.monotonic()
+        per_stage = max(now - stage_started, (now - started) / (k + 1))
+        reserve = _RESERVE + 2.0 * per_stage * (len(model.stages) - k)
+        if not _proven(cost, best, bound, tied) and left() - reserve >= _MIN_FULL_SOLVE:
+            found = _solve_stage(mip, model, cost, best, left() - reserve, tied)
             best = found if found is not None else best
             if mip.getModelStatus() == highspy.HighsModelStatus.kOptimal and best is not None:
                 bound = float(cost @ best)
         if best is None:
             optimal = False
             break
-        if not _proven(cost, best, bound, last):
+        if not _proven(cost, best, bound, tied):
             optimal = False
             stage_gap = _gap(float(cost @ best), bound)
             gap = stage_gap if gap is None or stage_gap is None else max(gap, stage_gap)
         if not last:
             reached = float(round(float(objective @ best)))
+            if name == _SEATS_KEPT:
+                reached -= math.floor(SEAT_SLACK * reached + 1e-9)
             nz = np.flatnonzero(objective).astype(np.int32)
             for h in (lp, mip):
                 h.addRow(reached, math.inf, len(nz), nz, objective[nz])
 
     if best is None:
         return _greedy(lottery, started)
-    assignments = tuple(
+    solved = tuple(
         Assignment(student_id, section_id)
         for (student_id, section_id), value in zip(model.pairs, best, strict=False)
         if value > 0.5
     )
+    # A last stage cut short may leave a free seat a student could take: fill it.
+    assignments = solved if optimal else top_up(lottery, solved)
     report = SolverReport(
         Method.OPTIMISER, optimal, None if optimal else gap, time.monotonic() - started
     )
@@ -371,12 +420,12 @@ def _solve_stage(
     cost: FloatArray,
     start: FloatArray | None,
     seconds: float,
-    last: bool,
+    tied: bool,
 ) -> FloatArray | None:
     """One integer solve of ``cost`` from ``start`` within ``seconds``: its solution, if any."""
     _set_costs(h, cost)
     _limit_time(h, seconds)
-    h.setOptionValue("mip_abs_gap", _LAST_STAGE_ABS_GAP if last else _INTEGRAL_ABS_GAP)
+    h.setOptionValue("mip_abs_gap", _TIED_ABS_GAP if tied else _INTEGRAL_ABS_GAP)
     if start is not None:
         warm = highspy.HighsSolution()
         warm.col_value = list(start)
@@ -388,19 +437,118 @@ def _solve_stage(
     return _with_students_marked(model, np.array(h.getSolution().col_value))
 
 
-def lp_bounds(lottery: LotteryInput) -> dict[str, float]:
-    """LP-relaxation upper bounds, each objective maximised alone.
+def lp_bounds(lottery: LotteryInput, keeping: LotteryResult | None = None) -> dict[str, float]:
+    """Upper bounds on what any valid assignment can reach, to judge a result by.
 
-    ``first_choices_met``: rank-1 priorities met; ``seats_filled``: seats filled.
+    ``first_choices_met``: rank-1 priorities met; ``seats_filled``: seats filled. With
+    ``keeping``, over the assignments meeting at least as many first choices as it does:
+    ``students_with_classes``, students with a section; and ``seats_filled_keeping``, seats filled
+    while also placing at least as many students as it does (how far ``keeping`` is from the best
+    fill that keeps the two higher objectives). Each is an LP relaxation's value, certified by weak
+    duality (:func:`_dual_bound`), so a solver tolerance or time limit can loosen it, never break
+    it. The first three are warm-started one from the next (under a second at 3,000 students);
+    seats alone is a degenerate LP the simplex takes ten seconds over, so it runs on the interior
+    point solver without crossover (about five).
     """
     model = _build(lottery, random.Random(lottery.seed))
+    names = ["first_choices_met", "seats_filled"]
+    if keeping is not None:
+        names += ["students_with_classes", "seats_filled_keeping"]
+    bounds = dict.fromkeys(names, 0.0)
+    if not model.pairs:
+        return bounds
+    rows = _RowArrays.of(model.rows)
     h = _highs(model, integer=False)
-    bounds: dict[str, float] = {}
-    for name, cost in (("first_choices_met", model.first_choices), ("seats_filled", model.seats)):
-        if not cost.any():
-            bounds[name] = 0.0
-            continue
-        _set_costs(h, cost)
-        h.run()
-        bounds[name] = float(h.getInfo().objective_function_value)
+    h.setOptionValue("presolve", "off")  # warm starts follow: presolve would only slow them
+    bounds["first_choices_met"] = _lp_max(h, rows, model.first_choices)
+    if keeping is not None:
+        x = _as_columns(model, keeping)
+        chain = (
+            ("students_with_classes", model.students, model.first_choices),
+            ("seats_filled_keeping", model.seats, model.students),
+        )
+        for name, cost, kept in chain:
+            nz = np.flatnonzero(kept).astype(np.int32)
+            at_least = float(round(float(kept @ x)))
+            h.addRow(at_least, math.inf, len(nz), nz, kept[nz])
+            rows = rows.with_row(nz, kept[nz], at_least, math.inf)
+            bounds[name] = _lp_max(h, rows, cost)
+    alone = _highs(model, integer=False)
+    alone.setOptionValue("solver", "ipx")
+    alone.setOptionValue("run_crossover", "off")
+    alone.setOptionValue("ipm_optimality_tolerance", 1e-6)  # looser: 15 % faster, 0.001 higher
+    alone.setOptionValue("presolve", "off")  # its postsolve drops the duals without crossover
+    bounds["seats_filled"] = _lp_max(alone, _RowArrays.of(model.rows), model.seats)
     return bounds
+
+
+@dataclass(frozen=True)
+class _RowArrays:
+    """The rows as arrays, with each entry's row, for :func:`_dual_bound`."""
+
+    lower: FloatArray
+    upper: FloatArray
+    row_of: npt.NDArray[np.intp]
+    indices: npt.NDArray[np.intp]
+    values: FloatArray
+
+    @classmethod
+    def of(cls, rows: _Rows) -> _RowArrays:
+        lengths = np.diff([*rows.starts, len(rows.indices)])
+        return cls(
+            np.array(rows.lower, dtype=np.float64),
+            np.array(rows.upper, dtype=np.float64),
+            np.repeat(np.arange(len(rows.lower)), lengths),
+            np.array(rows.indices, dtype=np.intp),
+            np.array(rows.values, dtype=np.float64),
+        )
+
+    def with_row(
+        self, cols: npt.NDArray[np.int32], coefs: FloatArray, lower: float, upper: float
+    ) -> _RowArrays:
+        return _RowArrays(
+            np.append(self.lower, lower),
+            np.append(self.upper, upper),
+            np.append(self.row_of, np.full(len(cols), len(self.lower), dtype=np.intp)),
+            np.append(self.indices, cols.astype(np.intp)),
+            np.append(self.values, coefs),
+        )
+
+
+def _lp_max(h: highspy.Highs, rows: _RowArrays, cost: FloatArray) -> float:
+    """The LP's maximum of ``cost``, as certified by the row duals of whatever the solver found."""
+    if not cost.any():
+        return 0.0
+    _set_costs(h, cost)
+    h.run()
+    duals = np.array(h.getSolution().row_dual, dtype=np.float64)
+    if len(duals) != len(rows.lower) or not np.isfinite(duals).all():
+        duals = np.zeros(len(rows.lower))  # no usable duals: the weakest bound, still valid
+    # Any multipliers give a valid bound, whatever their sign convention: keep the smaller.
+    return min(_dual_bound(rows, cost, duals), _dual_bound(rows, cost, -duals))
+
+
+def _dual_bound(rows: _RowArrays, cost: FloatArray, duals: FloatArray) -> float:
+    """Weak duality: for any row multipliers, ``max cost @ x`` over ``lower <= A x <= upper``,
+    ``0 <= x <= 1`` is at most the multipliers' best row activity plus every positive reduced
+    cost. A multiplier is clipped to 0 where its side of the row is unbounded."""
+    up = np.where(np.isfinite(rows.upper), np.maximum(duals, 0.0), 0.0)
+    down = np.where(np.isfinite(rows.lower), np.minimum(duals, 0.0), 0.0)
+    multipliers = up + down
+    activity = float(up @ np.nan_to_num(rows.upper, posinf=0.0))
+    activity += float(down @ np.nan_to_num(rows.lower, neginf=0.0))
+    reduced = cost - np.bincount(
+        rows.indices, weights=rows.values * multipliers[rows.row_of], minlength=len(cost)
+    )
+    return activity + float(np.maximum(reduced, 0.0).sum())
+
+
+def _as_columns(model: _Model, result: LotteryResult) -> FloatArray:
+    """A result as a 0/1 vector over the model's columns (pairs it cannot hold are left out)."""
+    col = {pair: i for i, pair in enumerate(model.pairs)}
+    x = np.zeros(model.n_cols)
+    for a in result.assignments:
+        i = col.get((a.student_id, a.section_id))
+        if i is not None:
+            x[i] = 1.0
+    return _with_students_marked(model, x)
