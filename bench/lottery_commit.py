@@ -6,7 +6,8 @@ registration's catalog with a generated 3,000-student / 400-section / 8-timeslot
 generator of ``bench/lottery.py``), publishes every student's profile completion as the profile
 service would, waits until the lottery has learnt both from the events, then times:
 
-- the admin import of every student's stars, priorities and caps (one ``PUT``);
+- the admin import of every student's stars, priorities and caps (one ``PUT``, once the lottery
+  accepts it: it refuses rows naming classes or grades it has not learnt yet);
 - the run, queued over HTTP and solved by the lottery worker;
 - the commit: from ``POST .../commit`` until the run is ``committed``, that is until
   registration has decided every enrollment (batched through its partitions) and the lottery
@@ -184,14 +185,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         size = len(json.dumps(body))
         client = httpx.Client(base_url=lottery.base_url, timeout=600)
         url = f"/v1/programs/{program}/preferences"
-        print(f"importing {size / 1e6:.1f} MB of preferences ...", file=sys.stderr)
+        print("waiting until the lottery has learnt the catalog and grades ...", file=sys.stderr)
         started = time.perf_counter()
-        answer = wait_for(
-            lambda: (r := client.put(url, json=body, headers=ADMIN)).status_code == 200 and r,
+        wait_for(
+            lambda: client.put(url, json=body, headers=ADMIN).status_code == 200,
             "the lottery knows the catalog and every grade",
             every=1,
         )
+        learnt_seconds = time.perf_counter() - started
+        print(f"importing {size / 1e6:.1f} MB of preferences ...", file=sys.stderr)
+        started = time.perf_counter()
+        answer = client.put(url, json=body, headers=ADMIN)  # again, now timed alone
         import_seconds = time.perf_counter() - started
+        assert answer.status_code == 200, answer.text
         started = time.perf_counter()
         run_id = client.post(
             f"/v1/programs/{program}/lottery-runs", json={"seed": args.seed}, headers=ADMIN
@@ -232,6 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "stars": answer.json()["stars"],
                 "priorities": answer.json()["priorities"],
                 "seconds": round(import_seconds, 2),
+                "catalog_and_grades_learnt_within_seconds": round(learnt_seconds, 2),
             },
             "solve": {"seconds": round(solve_seconds, 2), "solver": done["stats"]["solver"]},
             "commit": {
@@ -267,7 +274,8 @@ def report(result: dict[str, Any]) -> str:
         f"lottery from import to rosters: {result['students']} students, "
         f"{result['sections']} sections, {result['timeslots']} timeslots (durable PostgreSQL)",
         f"  import   {i['megabytes']:>6} MB  {i['stars']} stars, {i['priorities']} priorities"
-        f"  {i['seconds']:>7.2f} s",
+        f"  {i['seconds']:>7.2f} s  (catalog and grades learnt from events within "
+        f"{i['catalog_and_grades_learnt_within_seconds']:.1f} s)",
         f"  solve    run queued to done ({s['solver']['method']}, optimal={s['solver']['optimal']})"
         f"  {s['seconds']:>7.2f} s",
         f"  commit   {c['enrollments']} enrollments decided and heard back"

@@ -67,6 +67,12 @@ def handle_event(session: Session, event: Event) -> bool:
     return True
 
 
+def handle_events(session: Session, batch: list[Event]) -> int:
+    """Apply a batch of events in order, in the caller's transaction; how many changed
+    something."""
+    return sum(handle_event(session, event) for event in batch)
+
+
 def _upsert(session: Session, model: Any, key: object, values: dict[str, Any]) -> Any:
     row = session.get(model, key)
     if row is None:

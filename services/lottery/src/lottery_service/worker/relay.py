@@ -12,7 +12,7 @@ import socket
 import time
 from datetime import timedelta
 
-from servicekit.background import apply_event_batches, apply_events, run_forever
+from servicekit.background import apply_event_batches, run_forever
 from servicekit.events import StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.outbox import relay_outbox
@@ -21,7 +21,7 @@ from lottery_service import events
 from lottery_service.adapters.models import outbox
 from lottery_service.messaging import send_run
 from lottery_service.use_cases.commits import apply_outcomes
-from lottery_service.use_cases.read_models import handle_event
+from lottery_service.use_cases.read_models import handle_events
 from lottery_service.use_cases.runs import stale_runs
 from lottery_service.worker.resources import resources
 
@@ -56,11 +56,13 @@ def main() -> None:
     def publish_outbox() -> int:
         return relay_outbox(res.engine, outbox, res.publisher)
 
+    # Up to 500 events per transaction: a program's catalog and thousands of completed
+    # profiles arrive in a burst. A payload we cannot read keeps its whole batch pending.
     def learn_catalog() -> int:
-        return apply_events(catalog, res.sessions, handle_event)
+        return apply_event_batches(catalog, res.sessions, handle_events)
 
     def learn_grades() -> int:
-        return apply_events(profiles, res.sessions, handle_event)
+        return apply_event_batches(profiles, res.sessions, handle_events)
 
     def record_outcomes() -> int:
         return apply_event_batches(outcomes, res.sessions, apply_outcomes)
