@@ -5,12 +5,12 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: help up test test-fast lint fmt openapi token install bench bench-streams bench-lottery clean
+.PHONY: help up test test-fast lint fmt openapi token install bench bench-streams bench-lottery bench-lottery-commit clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets, one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## /\1\t/' \
-		| awk -F '\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
+		| awk -F '\t' '{ printf "  make %-20s %s\n", $$1, $$2 }'
 
 $(UV):  # uv itself, when the machine has none
 	python3 -m pip install --quiet --target .tools/uv uv==0.13.9
@@ -58,6 +58,11 @@ bench-streams: install  ## do 2,000 open outcome streams starve requests? gevent
 
 bench-lottery: install  ## the lottery optimiser against the greedy fill, 3,000 students x 3 seeds (~2 min); writes docs/lottery.md
 	$(PY) bench/lottery.py
+
+bench-lottery-commit: install  ## a lottery from import to rosters through every real process, durable PostgreSQL (~4 min)
+	$(UV) sync --locked --all-packages --group dev --group bench
+	$(PY) bench/lottery_commit.py
+	@rm -f .venv/.installed
 
 clean:  ## remove var/ (the dev databases) and the tool caches
 	rm -rf var .pytest_cache .mypy_cache .import_linter_cache .ruff_cache
