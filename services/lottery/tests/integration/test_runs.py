@@ -80,6 +80,15 @@ def test_a_run_is_solved_once_and_stores_stats_and_assignments(sessions, program
     assert {a.student_id for a in assigned if a.section_id == program["spare"]} == {1, 2, 3}
 
 
+def test_a_run_out_of_time_falls_back_to_the_greedy_fill_and_says_so(sessions, program):
+    with sessions.begin() as session:
+        run_id = runs.create_run(session, program["id"], 7, 0.001).id
+    assert solve_run(sessions, run_id) == "done"
+    with sessions() as session:
+        solver = runs.get_run(session, run_id).stats["solver"]
+    assert (solver["method"], solver["optimal"], solver["gap"]) == ("greedy", False, None)
+
+
 def test_the_same_seed_gives_the_same_assignments(sessions, program):
     results = []
     for _ in range(2):

@@ -275,11 +275,13 @@ def test_ties_are_broken_by_the_seed_not_the_student_id():
 
 def test_a_tiny_time_limit_is_reported_honestly():
     lottery = random_lottery(random.Random(1), 400, 80, 6, seed=1)
-    result = optimise(lottery, time_limit=0.001)
-    assert not result.solver.optimal
-    assert result.solver.method in (Method.GREEDY, Method.OPTIMISER)
-    if result.solver.method is Method.GREEDY:
-        assert result.solver.gap is None
+    result = optimise(lottery, time_limit=0.001)  # less than building the model takes
+    assert (result.solver.method, result.solver.optimal, result.solver.gap) == (
+        Method.GREEDY,
+        False,
+        None,
+    )
+    assert result.assignments
     assert violations(lottery, result) == []
 
 
