@@ -46,8 +46,17 @@ STREAMING = "GET /v1/students/{student_id}/outcomes"
 # description): a body the spec allows may still be refused with a 422 naming the field.
 CROSS_FIELD_RULES = {
     "POST /v1/programs": "grade_max >= grade_min; registration_closes_at > registration_opens_at",
+    "PATCH /v1/programs/{program_id}": (
+        "grade_max >= grade_min; registration_closes_at > registration_opens_at, with the"
+        " values not given"
+    ),
+    "PATCH /v1/sections/{section_id}": "capacity, status or both",
     "POST /v1/programs/{program_id}/timeslots": "end > start",
     "POST /v1/programs/{program_id}/classes": "grade_max >= grade_min; timeslots of the program",
+    "POST /v1/programs/{program_id}/schedule-constraints": (
+        "expressions nested as the grammar says; timeslots, classes and sections of the program"
+    ),
+    "POST /v1/programs/{program_id}/lunch": "timeslots of the program",
     "POST /v1/programs/{program_id}/registration-requests": (
         "from_section_id only with switch; waitlist only with enroll; sections of the program"
     ),

@@ -1,7 +1,8 @@
 """The contract's catalog, registration-type and query endpoints over HTTP."""
 
 import pytest
-from registration_testkit import ADMIN, bearer
+from registration_service.use_cases import requests as stored
+from registration_testkit import ADMIN, CatalogBuilder, bearer
 
 SLOT = {"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T10:50:00Z"}
 
@@ -186,3 +187,65 @@ def test_readyz_reports_database_and_redis(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_patch_a_section(client):
+    pid, _, created = create_catalog(client)
+    section = created["sections"][1]["id"]
+    url = f"/v1/sections/{section}"
+    assert client.patch(url, json={"capacity": 7}, headers=bearer(5)).status_code == 403
+    changed = client.patch(url, json={"capacity": 7, "status": "closed"}, headers=ADMIN)
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["capacity"], changed.json["status"]) == (7, "closed")
+    negative = client.patch(url, json={"capacity": -1}, headers=ADMIN)
+    assert (negative.status_code, list(negative.json["error"]["fields"])) == (422, ["capacity"])
+    empty = client.patch(url, json={}, headers=ADMIN)
+    assert list(empty.json["error"]["fields"]) == ["body"]
+    assert client.patch("/v1/sections/999", json={"capacity": 1}, headers=ADMIN).status_code == 404
+    catalog = client.get(f"/v1/programs/{pid}/catalog", headers=ADMIN).json
+    assert catalog["classes"][0]["sections"][1]["status"] == "closed"
+
+
+def test_patch_a_program(client):
+    pid, _, _ = create_catalog(client)
+    url = f"/v1/programs/{pid}"
+    window = {
+        "registration_opens_at": "2026-12-01T09:00:00Z",
+        "registration_closes_at": "2026-12-08T09:00:00Z",
+    }
+    changed = client.patch(url, json=window, headers=ADMIN)
+    assert changed.status_code == 200, changed.json
+    assert changed.json["registration_opens_at"] == "2026-12-01T09:00:00+00:00"
+    backwards = client.patch(
+        url, json={"registration_closes_at": "2026-11-01T09:00:00Z"}, headers=ADMIN
+    )
+    assert list(backwards.json["error"]["fields"]) == ["registration_closes_at"]
+    assert client.get(url, headers=ADMIN).json["registration_closes_at"].startswith("2026-12-08")
+    assert client.patch(url, json={"name": "x"}, headers=bearer(5)).status_code == 403
+
+
+def test_the_waitlist_in_order_and_each_request_knows_its_place(client, sessions):
+    with sessions.begin() as session:
+        build = CatalogBuilder(session)
+        program = build.program()
+        section = build.section(program, [build.timeslot(program)], capacity=1)
+        for student in (1, 2, 3):
+            build.complete_profile(program, student)
+    ids = {}
+    for student in (1, 2, 3):
+        body = {"student_id": student, "action": "enroll", "section_id": section, "waitlist": True}
+        answer = client.post(
+            f"/v1/programs/{program}/registration-requests", json=body, headers=bearer(student)
+        )
+        ids[student] = answer.json["id"]
+        with sessions.begin() as session:
+            stored.decide(session, ids[student])
+    line = client.get(f"/v1/sections/{section}/waitlist", headers=ADMIN)
+    assert line.json == {
+        "students": [{"student_id": 2, "position": 1}, {"student_id": 3, "position": 2}]
+    }
+    assert client.get(f"/v1/sections/{section}/waitlist", headers=bearer(2)).status_code == 403
+    third = client.get(f"/v1/registration-requests/{ids[3]}", headers=bearer(3)).json
+    assert (third["verb"], third["position"]) == ("Waitlisted", 2)
+    first = client.get(f"/v1/registration-requests/{ids[1]}", headers=bearer(1)).json
+    assert (first["verb"], first["position"]) == ("Enrolled", None)

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from servicekit.db import UtcDateTime
 from servicekit.outbox import define_outbox_table
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -281,3 +283,18 @@ class ProcessedEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ScheduleConstraintRow(Base):
+    """An organiser's rule on students' schedules: when ``condition`` holds (NULL: always),
+    ``requirement`` must hold too (see :mod:`registration_service.domain.constraints`). The
+    expressions are stored as the JSON they were checked as, and parsed again when read."""
+
+    __tablename__ = "schedule_constraints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    condition: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    requirement: Mapped[dict[str, Any]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

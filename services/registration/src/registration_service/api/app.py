@@ -8,7 +8,7 @@ from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
 
 from registration_service.adapters.db import make_session_factory
-from registration_service.api import catalog, queries, registration_types, requests
+from registration_service.api import catalog, constraints, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
 from registration_service.intake import RequestIntake
 from registration_service.messaging import Doorbells, make_celery
@@ -36,5 +36,6 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
     )
     for blueprint in (catalog.blp, registration_types.blp, queries.blp, requests.blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(constraints.blp)
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
     return app

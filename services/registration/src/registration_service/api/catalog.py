@@ -7,7 +7,8 @@ from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
-from registration_service.use_cases import catalog
+from registration_service.domain.model import SectionStatus
+from registration_service.use_cases import catalog, controls
 
 blp = ServiceBlueprint(
     "catalog", __name__, url_prefix="/v1", description="Programs and their catalog."
@@ -44,6 +45,40 @@ class Program(MethodView):
         """Read one program."""
         with transaction() as session:
             return catalog.get_program(session, program_id)
+
+    @blp.access(Access.ADMIN)
+    @blp.arguments(schemas.ProgramPatchSchema)
+    @blp.response(200, schemas.ProgramSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def patch(self, body: dict, program_id: int) -> object:
+        """Change any program field (admin), the registration window included.
+
+        The result must hold together (grade_max at least grade_min, registration_closes_at
+        after registration_opens_at); a student_capacity below the students already holding
+        a seat is a 409 naming them.
+        """
+        with transaction() as session:
+            return controls.update_program(session, program_id, body)
+
+
+@blp.route("/sections/<id:section_id>")
+class Section(MethodView):
+    @blp.access(Access.ADMIN)
+    @blp.arguments(schemas.SectionPatchSchema)
+    @blp.response(200, schemas.SectionSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def patch(self, body: dict, section_id: int) -> object:
+        """Change a section's capacity or close or open it (admin).
+
+        A capacity below the students enrolled is a 409 naming them. New seats go to the
+        waitlist at once, earliest first, each promoted student told on their outcome stream.
+        A closed section rejects new requests ``section_closed``.
+        """
+        status = SectionStatus(body["status"]) if "status" in body else None
+        with transaction() as session:
+            return controls.update_section(
+                session, section_id, capacity=body.get("capacity"), status=status
+            )
 
 
 @blp.route("/programs/<id:program_id>/timeslots")

@@ -25,6 +25,17 @@ class SectionStudents(MethodView):
             return {"student_ids": queries.section_students(session, section_id, query["verbs"])}
 
 
+@blp.route("/sections/<id:section_id>/waitlist")
+class SectionWaitlist(MethodView):
+    @blp.access(Access.ADMIN)
+    @blp.response(200, schemas.WaitlistSchema)
+    def get(self, section_id: int) -> dict:
+        """The section's waitlist in the order freed seats go to it, 1 = next (admin)."""
+        with transaction() as session:
+            line = queries.waitlist(session, section_id)
+        return {"students": [{"student_id": s, "position": i} for i, s in enumerate(line, 1)]}
+
+
 @blp.route(f"{STUDENT}/sections")
 class StudentSections(MethodView):
     @blp.access(Access.SELF_OR_ADMIN)

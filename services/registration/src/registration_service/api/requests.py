@@ -16,9 +16,10 @@ from servicekit.flask_auth import current_principal, require_self_or_admin
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
+from registration_service.domain.model import WAITLISTED, RequestStatus
 from registration_service.events import student_stream
 from registration_service.intake import RequestIntake, StorageUnavailable
-from registration_service.use_cases import requests
+from registration_service.use_cases import queries, requests
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ class RegistrationRequest(MethodView):
         with transaction() as session:
             row = requests.get_request(session, request_id)
             current_principal().ensure_can_act_for(row.student_id)
+            waiting = row.verb == WAITLISTED and row.status == RequestStatus.ACCEPTED
+            position = waiting and queries.waitlist_position(
+                session, row.section_id, row.student_id
+            )
+            row.position = position or None  # read by RequestSchema; not a column
             return row
 
 

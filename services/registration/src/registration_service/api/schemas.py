@@ -14,7 +14,7 @@ from servicekit.schema_fields import (
 )
 
 from registration_service.api.fields import CommaSeparated
-from registration_service.domain.model import Action
+from registration_service.domain.model import Action, SectionStatus
 
 MAX_INCLUDE = 20
 MAX_VERBS = 20
@@ -50,6 +50,24 @@ class ProgramInSchema(StrictSchema):
     @validates_schema
     def _ranges(self, data: dict, **_: object) -> None:
         _check_grade_range(data)
+
+
+class ProgramPatchSchema(StrictSchema):
+    """Any program field; those not given keep their value."""
+
+    name = Text(200, min_length=1)
+    grade_min = Grade()
+    grade_max = Grade()
+    student_capacity = Int(0, 1_000_000, allow_none=True)
+    use_priority = fields.Boolean()
+    priority_limit = Int(1, 100, allow_none=True)
+    registration_opens_at = BoundedDateTime(allow_none=True)
+    registration_closes_at = BoundedDateTime(allow_none=True)
+
+    @validates_schema
+    def _something(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("Give at least one field to change.", field_name="body")
 
 
 class ProgramSchema(Schema):
@@ -88,6 +106,16 @@ class TimeslotSchema(Schema):
 class SectionInSchema(StrictSchema):
     capacity = Int(0, MAX_CAPACITY, required=True)
     timeslot_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=50))
+
+
+class SectionPatchSchema(StrictSchema):
+    capacity = Int(0, MAX_CAPACITY)
+    status = fields.String(validate=validate.OneOf([s.value for s in SectionStatus]))
+
+    @validates_schema
+    def _something(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ValidationError("Give capacity, status or both.", field_name="body")
 
 
 class ClassInSchema(StrictSchema):
@@ -243,6 +271,15 @@ class RequestAcceptedSchema(Schema):
     status = fields.String()
 
 
+class WaitlistEntrySchema(Schema):
+    student_id = fields.Integer()
+    position = fields.Integer()
+
+
+class WaitlistSchema(Schema):
+    students = fields.List(fields.Nested(WaitlistEntrySchema))
+
+
 class RequestSchema(Schema):
     id = fields.String()
     program_id = fields.Integer()
@@ -255,6 +292,10 @@ class RequestSchema(Schema):
     reason = fields.String(allow_none=True)
     message = fields.String(allow_none=True)
     verb = fields.String(allow_none=True)
+    position = fields.Integer(
+        allow_none=True,
+        metadata={"description": "While Waitlisted: the place in line, 1 = next."},
+    )
     created_at = fields.AwareDateTime()
     decided_at = fields.AwareDateTime(allow_none=True)
 

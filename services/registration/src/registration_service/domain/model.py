@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from registration_service.domain.constraints import ScheduleConstraint
+
 ENROLLED = "Enrolled"
 WAITLISTED = "Waitlisted"
 PRIORITY_PREFIX = "Priority/"
@@ -50,6 +52,7 @@ class Program:
     priority_limit: int | None = None
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
+    constraints: tuple[ScheduleConstraint, ...] = ()  # checked on the schedule a change leaves
 
     def is_open(self, when: datetime) -> bool:
         """Open from ``registration_opens_at`` to ``registration_closes_at``, both inclusive."""

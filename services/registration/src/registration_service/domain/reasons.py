@@ -46,5 +46,10 @@ MESSAGES: dict[Reason, str] = {
 }
 
 
-def message_for(reason: Reason) -> str:
+def message_for(reason: Reason, label: str | None = None) -> str:
+    """The sentence for ``reason``; a broken schedule constraint is named by its label, which
+    tells the student what to change."""
+    if reason is Reason.CONSTRAINT_FAILED and label:
+        ending = "" if label.endswith((".", "!", "?")) else "."
+        return f"This would break a rule of the program: {label}{ending}"
     return MESSAGES[reason]

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from registration_service.domain.model import ENROLLED, WAITLISTED, Program, Section, Student
+from registration_service.domain.constraints import ScheduleConstraint, first_broken
+from registration_service.domain.model import (
+    ENROLLED,
+    WAITLISTED,
+    Holding,
+    Program,
+    Section,
+    Student,
+)
 from registration_service.domain.reasons import Reason, message_for
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Accepted with a verb (``Enrolled`` or ``Waitlisted``), or rejected with a reason."""
+    """Accepted with a verb (``Enrolled`` or ``Waitlisted``), or rejected with a reason (and,
+    for a broken schedule constraint, its label)."""
 
     accepted: bool
     verb: str | None = None
     reason: Reason | None = None
+    label: str | None = None
 
     @property
     def message(self) -> str:
         if self.reason is not None:
-            return message_for(self.reason)
+            return message_for(self.reason, self.label)
         return (
             "You are waitlisted for this section."
             if self.verb == WAITLISTED
@@ -34,6 +45,10 @@ class Decision:
     @classmethod
     def reject(cls, reason: Reason) -> Decision:
         return cls(accepted=False, reason=reason)
+
+    @classmethod
+    def breaking(cls, constraint: ScheduleConstraint) -> Decision:
+        return cls(accepted=False, reason=Reason.CONSTRAINT_FAILED, label=constraint.label)
 
 
 def check_enroll(
@@ -69,6 +84,11 @@ def check_enroll(
         return Decision.reject(Reason.PROGRAM_FULL)
     if section.is_full:
         return Decision.accept(WAITLISTED) if waitlist else Decision.reject(Reason.SECTION_FULL)
+    # Only a seat changes the schedule (a place in line does not), so only now the constraints.
+    added = Holding(section.id, section.class_id, section.timeslot_ids)
+    broken = first_broken(program.constraints, (*kept, added))
+    if broken is not None:
+        return Decision.breaking(broken)
     return Decision.accept(ENROLLED)
 
 
@@ -89,10 +109,21 @@ def check_drop(
     when: datetime,
     *,
     placed_by_admin: bool = False,
+    remaining: Sequence[Holding] | None = None,
 ) -> Decision:
-    """A drop needs a registration to expire; only a student's own is bound by the window."""
+    """A drop needs a registration to expire; only a student's own is bound by the window.
+
+    ``remaining`` is the schedule the drop leaves when it gives up a seat (None: it gives up a
+    place in line, which changes no schedule); a student's own drop must leave one that keeps
+    the program's constraints. An admin process's drop (a lottery run's revert) undoes seats it
+    placed, and is not held halfway by them.
+    """
     if not placed_by_admin and not program.is_open(when):
         return Decision.reject(Reason.REGISTRATION_CLOSED)
     if not student_holds_registration:
         return Decision.reject(Reason.NOT_REGISTERED)
+    if remaining is not None and not placed_by_admin:
+        broken = first_broken(program.constraints, remaining)
+        if broken is not None:
+            return Decision.breaking(broken)
     return Decision.accept()

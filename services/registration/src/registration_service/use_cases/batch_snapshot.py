@@ -2,11 +2,13 @@
 
 The rush path decides hundreds of requests per transaction; loading each request's program,
 section and student one by one would cost about twenty round trips per request. Here the whole
-batch costs six, each a statement built once. The batch's sections and its students' program
-memberships are locked (``FOR UPDATE``, in id order) so nothing but this transaction moves them
-until it commits; what another partition may still change (a student's seats elsewhere, the
-program's head count) is guarded by the unique indexes and the conditional program counter when
-the batch writes.
+batch costs seven, each a statement built once (eight with schedule constraints). The batch's
+sections and its students' program memberships are locked (``FOR UPDATE``, in id order) so
+nothing but this transaction moves them until it commits; what another partition may still
+change (a student's seats elsewhere, the program's head count) is guarded by the unique indexes
+and the conditional program counter when the batch writes. A constraint spans sections of
+several partitions, which no index can guard: the students of a program with constraints have
+their schedules locked (in id order, after the memberships) before their seats are read.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from registration_service.domain.model import (
     SectionStatus,
     Student,
 )
+from registration_service.use_cases.constraints import constraints_of, lock_schedules
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,12 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
     section_rows = run(SECTIONS, ids).all()
     members = set(run(MEMBERS, ids).tuples())
     # After the membership lock: a drop that gave up a student's place before it is counted.
-    programs = {row.id: Program(**row._asdict()) for row in run(PROGRAMS, ids)}
+    rules = constraints_of(session, ids["programs"])
+    programs = {
+        row.id: Program(**row._asdict(), constraints=rules.get(row.id, ()))
+        for row in run(PROGRAMS, ids)
+    }
+    lock_schedules(session, (r.student_id for r in batch if r.program_id in rules))
     grades = {(p, s): grade for p, s, grade in run(GRADES, ids)}
     held, waiting = [], {}
     for row in run(REGISTRATIONS, ids):

@@ -55,15 +55,20 @@ def list_programs(session: Session) -> list[ProgramRow]:
     return list(session.scalars(select(ProgramRow).order_by(ProgramRow.id)))
 
 
-def create_program(session: Session, new: NewProgram) -> ProgramRow:
+def check_program(program: NewProgram | ProgramRow) -> None:
+    """The rules between a program's fields, on creation and after every change."""
     errors: dict[str, list[str]] = {}
-    if new.grade_min > new.grade_max:
+    if program.grade_min > program.grade_max:
         errors["grade_max"] = ["Must be at least grade_min."]
-    opens, closes = new.registration_opens_at, new.registration_closes_at
+    opens, closes = program.registration_opens_at, program.registration_closes_at
     if opens is not None and closes is not None and closes <= opens:
         errors["registration_closes_at"] = ["Must be after registration_opens_at."]
     if errors:
         raise InvalidInput(errors)
+
+
+def create_program(session: Session, new: NewProgram) -> ProgramRow:
+    check_program(new)
     program = ProgramRow(**new.__dict__)
     session.add(program)
     session.flush()
@@ -89,7 +94,7 @@ def announce_programs(session: Session) -> int:
     for timeslot in timeslots:
         staged[timeslot.program_id].append(events.timeslot_created.event(timeslot))
     for class_ in classes:
-        staged[class_.program_id].append(_class_event(events.class_updated, class_))
+        staged[class_.program_id].append(class_event(events.class_updated, class_))
     for program in programs:
         announced = [events.program_updated.event(program), *staged[program.id]]
         for event in announced:
@@ -149,13 +154,11 @@ def add_class(
         )
     session.add(class_)
     session.flush()
-    add_to_outbox(
-        session, outbox, events.CATALOG_STREAM, _class_event(events.class_created, class_)
-    )
+    add_to_outbox(session, outbox, events.CATALOG_STREAM, class_event(events.class_created, class_))
     return class_
 
 
-def _class_event(spec: EventSpec, class_: ClassRow) -> Event:
+def class_event(spec: EventSpec, class_: ClassRow) -> Event:
     """A class with its sections, each with its timeslots in time order (by start, then id)."""
     return spec.event(
         {

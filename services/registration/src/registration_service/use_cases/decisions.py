@@ -22,6 +22,7 @@ from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision, check_drop, check_enroll, check_switch
 from registration_service.use_cases import seats
 from registration_service.use_cases.catalog import get_section
+from registration_service.use_cases.constraints import lock_schedules
 from registration_service.use_cases.snapshots import load_program, load_section, load_student
 
 ATTEMPTS = 5
@@ -115,6 +116,8 @@ def enroll(
     def attempt() -> Outcome:
         seats.lock_membership(session, program_id, student_id)  # then read the head count
         program = load_program(session, program_id)
+        if program.constraints:  # then read the schedule they are checked on
+            lock_schedules(session, [student_id])
         section = load_section(session, section_id)
         student = load_student(session, program_id, student_id)
         decision = check_enroll(
@@ -159,9 +162,19 @@ def drop(
 
     def attempt() -> Outcome:
         program = load_program(session, program_id)
+        constrained = bool(program.constraints) and not placed_by_admin
+        if constrained:  # the locks an enroll takes, in its order, before the schedule is read
+            seats.lock_membership(session, program_id, student_id)
+            lock_schedules(session, [student_id])
         verbs = (ENROLLED, WAITLISTED)
         held = _active_registrations(session, student_id, section_id, verbs, starts_at)
-        decision = check_drop(program, bool(held), when, placed_by_admin=placed_by_admin)
+        remaining = None
+        if constrained and any(registration.holds_seat for registration in held):
+            holdings = load_student(session, program_id, student_id).holdings
+            remaining = tuple(h for h in holdings if h.section_id != section_id)
+        decision = check_drop(
+            program, bool(held), when, placed_by_admin=placed_by_admin, remaining=remaining
+        )
         if not decision.accepted:
             return Outcome(decision)
         freed = False
@@ -192,6 +205,8 @@ def switch(
     def attempt() -> Outcome:
         seats.lock_sections(session, [from_section_id, to_section_id])
         program = load_program(session, program_id)
+        if program.constraints:
+            lock_schedules(session, [student_id])
         from_section = load_section(session, from_section_id)
         to_section = load_section(session, to_section_id)
         student = load_student(session, program_id, student_id)
@@ -214,7 +229,8 @@ def switch(
 def _promote_waitlist(
     session: Session, program_id: int, section_id: int, when: datetime
 ) -> tuple[int, ...]:
-    """First come, first served: enroll the earliest waitlisted student the rules still allow."""
+    """First come, first served: enroll the earliest waitlisted student the rules (the
+    program's schedule constraints included) still allow."""
     waiting = session.scalars(
         select(StudentRegistrationRow)
         .join(RegistrationTypeRow)
@@ -230,6 +246,8 @@ def _promote_waitlist(
         section = load_section(session, section_id)
         if section.is_full:
             break
+        if program.constraints:
+            lock_schedules(session, [registration.student_id])
         student = load_student(session, program_id, registration.student_id)
         if not check_enroll(program, section, student, when).accepted:
             continue  # this student can no longer take the seat; the next one may
@@ -246,3 +264,14 @@ def _promote_waitlist(
         )
         return (registration.student_id,)
     return ()
+
+
+def fill_from_waitlist(
+    session: Session, program_id: int, section_id: int, when: datetime
+) -> list[int]:
+    """Promote waitlisted students, earliest first, while the section has free seats (after a
+    capacity raise); the students promoted, in order."""
+    promoted: list[int] = []
+    while moved := _promote_waitlist(session, program_id, section_id, when):
+        promoted.extend(moved)
+    return promoted

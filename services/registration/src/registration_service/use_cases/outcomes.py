@@ -4,11 +4,17 @@ one request at a time) decided them. Their events' payload is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from registration_service.domain.model import RequestStatus
+from servicekit.outbox import add_to_outbox
+from sqlalchemy.orm import Session
+
+from registration_service import events
+from registration_service.adapters.models import outbox
+from registration_service.domain.model import ENROLLED, RequestStatus
 from registration_service.domain.rules import Decision
 
 
@@ -20,6 +26,25 @@ def outcome_fields(decision: Decision) -> dict[str, Any]:
         "message": decision.message,
         "verb": decision.verb,
     }
+
+
+def stage_promotions(
+    session: Session, program_id: int, section_id: int, student_ids: Sequence[int], when: datetime
+) -> None:
+    """Tell each student moved from the section's waitlist to a seat, on their own stream too,
+    in the transaction that moved them."""
+    for student_id in student_ids:
+        promoted = events.waitlist_promoted.event(
+            {
+                "student_id": student_id,
+                "section_id": section_id,
+                "program_id": program_id,
+                "verb": ENROLLED,
+                "decided_at": when,
+            }
+        )
+        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
+        add_to_outbox(session, outbox, streams, promoted)
 
 
 class _Request(Protocol):

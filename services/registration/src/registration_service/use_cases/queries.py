@@ -17,6 +17,7 @@ from registration_service.adapters.models import (
 from registration_service.domain.model import (
     ENROLLED,
     PRIORITY_PREFIX,
+    WAITLISTED,
     next_priority_level,
     priority_level,
 )
@@ -127,3 +128,27 @@ def registration_priority(
     verbs = set(session.scalars(valid_objects(query, when or datetime.now(UTC))))
     used = {level for verb in verbs if (level := priority_level(verb)) is not None}
     return next_priority_level(ENROLLED in verbs, used)
+
+
+def waitlist(session: Session, section_id: int) -> list[int]:
+    """The section's waitlisted students in the order a freed seat goes to them (the order
+    waitlist promotion uses: when they were waitlisted, then registration id)."""
+    get_section(session, section_id)
+    return list(
+        session.scalars(
+            select(Reg.student_id)
+            .join(RegistrationTypeRow)
+            .where(
+                Reg.section_id == section_id,
+                Reg.active.is_(True),
+                RegistrationTypeRow.name == WAITLISTED,
+            )
+            .order_by(Reg.created_at, Reg.id)
+        )
+    )
+
+
+def waitlist_position(session: Session, section_id: int, student_id: int) -> int | None:
+    """1 = next in line; None when the student is not (or no longer) on the waitlist."""
+    line = waitlist(session, section_id)
+    return line.index(student_id) + 1 if student_id in line else None

@@ -20,7 +20,7 @@ from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision
 from registration_service.use_cases.catalog import get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
-from registration_service.use_cases.outcomes import outcome_fields
+from registration_service.use_cases.outcomes import outcome_fields, stage_promotions
 
 # (database, section) -> program. A section never moves to another program, so a program once
 # read stays right; the rush path then validates sections without a round trip.
@@ -310,20 +310,10 @@ def _record(
     session.flush()
     streams = (events.OUTCOMES_STREAM, events.student_stream(row.student_id))
     add_to_outbox(session, outbox, streams, events.outcome_decided.event(row))
-    for student_id in outcome.promoted_student_ids if outcome else ():
-        promoted = events.waitlist_promoted.event(
-            {
-                "student_id": student_id,
-                "section_id": row.section_id
-                if row.action != Action.SWITCH
-                else row.from_section_id,
-                "program_id": row.program_id,
-                "verb": "Enrolled",
-                "decided_at": when,
-            }
-        )
-        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
-        add_to_outbox(session, outbox, streams, promoted)
+    if outcome and outcome.promoted_student_ids:
+        switched = row.action == Action.SWITCH and row.from_section_id is not None
+        freed = row.from_section_id if switched and row.from_section_id else row.section_id
+        stage_promotions(session, row.program_id, freed, outcome.promoted_student_ids, when)
 
 
 def stale_partitions(session: Session, older_than: timedelta, partitions: int) -> list[int]:

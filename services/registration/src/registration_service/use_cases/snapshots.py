@@ -22,6 +22,7 @@ from registration_service.adapters.models import (
 )
 from registration_service.domain.errors import NotFound
 from registration_service.domain.model import Holding, Program, Section, SectionStatus, Student
+from registration_service.use_cases.constraints import constraints_of
 
 FRESH = {"populate_existing": True}
 
@@ -42,6 +43,7 @@ def load_program(session: Session, program_id: int) -> Program:
         priority_limit=row.priority_limit,
         registration_opens_at=row.registration_opens_at,
         registration_closes_at=row.registration_closes_at,
+        constraints=constraints_of(session, [program_id]).get(program_id, ()),
     )
 
 
