@@ -36,6 +36,7 @@ CONTRACT_ACCESS = {
     ("registration", "patch", "/v1/programs/{program_id}"): "admin",
     ("registration", "patch", "/v1/sections/{section_id}"): "admin",
     ("registration", "get", "/v1/sections/{section_id}/waitlist"): "admin",
+    ("registration", "get", "/v1/programs/{program_id}/opening"): "admin",
     ("registration", "get", "/v1/registration-types"): "any_token",
     ("registration", "post", "/v1/programs/{program_id}/registration-requests"): "self_in_body",
     ("registration", "get", "/v1/registration-requests/{request_id}"): "any_token",

@@ -29,6 +29,8 @@ def _program(golden, event_type: str) -> catalog.NewProgram:
         priority_limit=example["priority_limit"],
         registration_opens_at=datetime.fromisoformat(example["registration_opens_at"]),
         registration_closes_at=datetime.fromisoformat(example["registration_closes_at"]),
+        opening_window_seconds=example["opening_window_seconds"],
+        waitlist_limit_per_timeslot=example["waitlist_limit_per_timeslot"],
     )
 
 

@@ -102,6 +102,9 @@ class OutcomeRead(PayloadSchema):
     status = required_text()
     reason = required_text(allow_none=True)
     origin = fields.String(allow_none=True, load_default=None)
+    # A priority program's enrolls are accepted as ``Priority/N`` (see priority_registrations).
+    action = fields.String(allow_none=True, load_default=None)
+    verb = fields.String(allow_none=True, load_default=None)
 
 
 class ProfileCompletedRead(PayloadSchema):

@@ -64,6 +64,8 @@ class ProgramPayload(PayloadSchema):
     priority_limit = required_int(allow_none=True)
     registration_opens_at = required_moment(allow_none=True)
     registration_closes_at = required_moment(allow_none=True)
+    opening_window_seconds = required_int(allow_none=True)  # added in v1.1
+    waitlist_limit_per_timeslot = required_int()  # added in v1.1
 
 
 class TimeslotPayload(PayloadSchema):

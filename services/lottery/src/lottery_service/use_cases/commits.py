@@ -26,6 +26,7 @@ from lottery_service import events
 from lottery_service.adapters.models import AssignmentRow, LotteryRunRow, outbox
 from lottery_service.domain.errors import Conflict
 from lottery_service.domain.model import CommitOutcome, RunStatus
+from lottery_service.use_cases.priority_registrations import apply_priority_registrations
 from lottery_service.use_cases.runs import commit_summary, get_run
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,9 @@ def _origin_run(origin: object) -> tuple[str, int] | None:
 def apply_outcomes(session: Session, batch: list[Event]) -> int:
     """Record registration's outcomes of our runs' requests (others are skipped), then finish
     every run left with nothing pending. Idempotent: an outcome is recorded only while its
-    assignment is pending, so a redelivered batch changes nothing."""
+    assignment is pending, so a redelivered batch changes nothing. Students' ``Priority/N``
+    registrations in the batch become their ranked priorities (see priority_registrations)."""
+    apply_priority_registrations(session, batch)
     commits: list[dict[str, Any]] = []
     reverts: list[dict[str, Any]] = []
     for event in batch:

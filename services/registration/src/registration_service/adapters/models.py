@@ -16,6 +16,7 @@ from servicekit.db import UtcDateTime
 from servicekit.outbox import define_outbox_table
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -68,6 +69,9 @@ class ProgramRow(Base):
     priority_limit: Mapped[int | None]
     registration_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     registration_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Fair opening: requests arriving in [opens_at, opens_at + W) wait, then go in a drawn order.
+    opening_window_seconds: Mapped[int | None]
+    waitlist_limit_per_timeslot: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -274,6 +278,18 @@ class RegistrationRequestRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     origin: Mapped[str | None] = mapped_column(String(64))
     starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OpeningRow(Base):
+    """A program's fair opening: the seed drawn when its waiting room was released, and the
+    order of the students it gave (see :mod:`registration_service.use_cases.opening`)."""
+
+    __tablename__ = "openings"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    student_order: Mapped[list[int]] = mapped_column(JSON(), default=list)
 
 
 class ProcessedEventRow(Base):

@@ -8,7 +8,7 @@ from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
 from registration_service.domain.model import SectionStatus
-from registration_service.use_cases import catalog, controls
+from registration_service.use_cases import catalog, controls, opening
 
 blp = ServiceBlueprint(
     "catalog", __name__, url_prefix="/v1", description="Programs and their catalog."
@@ -31,7 +31,7 @@ class Programs(MethodView):
         """Create a program (admin).
 
         grade_max must be at least grade_min, and registration_closes_at after
-        registration_opens_at.
+        registration_opens_at; opening_window_seconds needs registration_opens_at.
         """
         with transaction() as session:
             return catalog.create_program(session, catalog.NewProgram(**body))
@@ -54,11 +54,22 @@ class Program(MethodView):
         """Change any program field (admin), the registration window included.
 
         The result must hold together (grade_max at least grade_min, registration_closes_at
-        after registration_opens_at); a student_capacity below the students already holding
-        a seat is a 409 naming them.
+        after registration_opens_at, opening_window_seconds only with registration_opens_at);
+        a student_capacity below the students already holding a seat is a 409 naming them.
         """
         with transaction() as session:
             return controls.update_program(session, program_id, body)
+
+
+@blp.route("/programs/<id:program_id>/opening")
+class Opening(MethodView):
+    @blp.access(Access.ADMIN)
+    @blp.response(200, schemas.OpeningSchema)
+    def get(self, program_id: int) -> object:
+        """The program's fair opening (admin): the seed drawn at its release and the order of
+        the waiting students it gave; null and [] before the release."""
+        with transaction() as session:
+            return opening.get_opening(session, program_id)
 
 
 @blp.route("/sections/<id:section_id>")

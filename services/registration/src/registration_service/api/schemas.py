@@ -25,6 +25,7 @@ NAME = validate.Regexp(
     error="Must start with a letter and use at most 64 letters, digits, spaces or _/.-",
 )
 MAX_CAPACITY = 100_000
+MAX_OPENING_WINDOW = 86_400
 
 
 class Grade(Int):
@@ -46,6 +47,8 @@ class ProgramInSchema(StrictSchema):
     priority_limit = Int(1, 100, load_default=None, allow_none=True)
     registration_opens_at = BoundedDateTime(load_default=None, allow_none=True)
     registration_closes_at = BoundedDateTime(load_default=None, allow_none=True)
+    opening_window_seconds = Int(1, MAX_OPENING_WINDOW, load_default=None, allow_none=True)
+    waitlist_limit_per_timeslot = Int(1, 100, load_default=1)
 
     @validates_schema
     def _ranges(self, data: dict, **_: object) -> None:
@@ -63,6 +66,8 @@ class ProgramPatchSchema(StrictSchema):
     priority_limit = Int(1, 100, allow_none=True)
     registration_opens_at = BoundedDateTime(allow_none=True)
     registration_closes_at = BoundedDateTime(allow_none=True)
+    opening_window_seconds = Int(1, MAX_OPENING_WINDOW, allow_none=True)
+    waitlist_limit_per_timeslot = Int(1, 100)
 
     @validates_schema
     def _something(self, data: dict, **_: object) -> None:
@@ -81,6 +86,24 @@ class ProgramSchema(Schema):
     priority_limit = fields.Integer(allow_none=True)
     registration_opens_at = fields.AwareDateTime(allow_none=True)
     registration_closes_at = fields.AwareDateTime(allow_none=True)
+    opening_window_seconds = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Requests arriving this long after opening wait, then go in a "
+            "random order per student; null: first come, first served."
+        },
+    )
+    waitlist_limit_per_timeslot = fields.Integer(
+        metadata={"description": "How many waitlists a student may be on in one timeslot."}
+    )
+
+
+class OpeningSchema(Schema):
+    seed = fields.Integer(allow_none=True, metadata={"description": "Null until released."})
+    released_at = fields.AwareDateTime(allow_none=True)
+    student_order = fields.List(
+        fields.Integer(), metadata={"description": "The waiting students in release order."}
+    )
 
 
 class ProgramListSchema(Schema):
@@ -268,7 +291,9 @@ class IdempotencyHeaderSchema(HeaderSchema):
 
 class RequestAcceptedSchema(Schema):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(
+        metadata={"description": "queued, or waiting in a fair opening's window (see the program)"}
+    )
 
 
 class WaitlistEntrySchema(Schema):
@@ -288,7 +313,7 @@ class RequestSchema(Schema):
     section_id = fields.Integer()
     from_section_id = fields.Integer(allow_none=True)
     waitlist = fields.Boolean()
-    status = fields.String(metadata={"description": "queued, accepted or rejected"})
+    status = fields.String(metadata={"description": "waiting, queued, accepted or rejected"})
     reason = fields.String(allow_none=True)
     message = fields.String(allow_none=True)
     verb = fields.String(allow_none=True)

@@ -26,6 +26,7 @@ class RequestStatus(StrEnum):
     """A request is queued until decided, then accepted or rejected, once."""
 
     QUEUED = "queued"
+    WAITING = "waiting"  # in a fair opening's waiting room: queued once it is released
     ACCEPTED = "accepted"
     REJECTED = "rejected"
 
@@ -52,6 +53,7 @@ class Program:
     priority_limit: int | None = None
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
+    waitlist_limit_per_timeslot: int = 1  # waitlists a student may be on in one timeslot
     constraints: tuple[ScheduleConstraint, ...] = ()  # checked on the schedule a change leaves
 
     def is_open(self, when: datetime) -> bool:
@@ -94,12 +96,32 @@ class Holding:
 
 
 @dataclass(frozen=True)
+class PriorityPick:
+    """A section the student chose as ``Priority/N`` (an active registration holding no seat)."""
+
+    section_id: int
+    class_id: int
+    timeslot_ids: frozenset[int]
+    level: int
+
+
+@dataclass(frozen=True)
 class Student:
     id: int
     profile_complete: bool
     grade: int | None
     in_program: bool
     holdings: tuple[Holding, ...] = field(default_factory=tuple)
+    priorities: tuple[PriorityPick, ...] = field(default_factory=tuple)
+    # Sections the student is on the waitlist of (an active ``Waitlisted`` registration).
+    waitlisted: tuple[Holding, ...] = field(default_factory=tuple)
+
+    def priority_for(self, timeslot_ids: frozenset[int]) -> int:
+        """ESP's ``getRegistrationPriority`` for a section in ``timeslot_ids``: 0 when already
+        enrolled in one of them, else the smallest level no overlapping pick uses."""
+        enrolled = any(not timeslot_ids.isdisjoint(h.timeslot_ids) for h in self.holdings)
+        used = {p.level for p in self.priorities if not timeslot_ids.isdisjoint(p.timeslot_ids)}
+        return next_priority_level(enrolled, used)
 
 
 def decision_partition(section_id: int, partitions: int) -> int:

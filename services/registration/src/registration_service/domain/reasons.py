@@ -20,6 +20,7 @@ class Reason(StrEnum):
     REGISTRATION_CLOSED = "registration_closed"
     SECTION_REMOVED = "section_removed"
     DECISION_FAILED = "decision_failed"
+    WAITLIST_LIMIT_REACHED = "waitlist_limit_reached"
 
 
 MESSAGES: dict[Reason, str] = {
@@ -43,6 +44,9 @@ MESSAGES: dict[Reason, str] = {
     Reason.DECISION_FAILED: (
         "We could not decide this request because of an error on our side; please send it again."
     ),
+    Reason.WAITLIST_LIMIT_REACHED: (
+        "You are already on as many waitlists as allowed at this time; leave one to join another."
+    ),
 }
 
 
@@ -52,4 +56,12 @@ def message_for(reason: Reason, label: str | None = None) -> str:
     if reason is Reason.CONSTRAINT_FAILED and label:
         ending = "" if label.endswith((".", "!", "?")) else "."
         return f"This would break a rule of the program: {label}{ending}"
+    if reason is Reason.PRIORITY_LIMIT_REACHED and label:  # label: the program's priority_limit
+        return f"You may choose up to {label} classes per timeslot."
+    if reason is Reason.WAITLIST_LIMIT_REACHED and label:  # label: how many waitlists
+        sections = "section" if label == "1" else "sections"
+        return (
+            f"You are already on the waitlist for {label} {sections} at this time; "
+            "leave one to join another."
+        )
     return MESSAGES[reason]

@@ -9,19 +9,22 @@ from datetime import datetime
 from registration_service.domain.constraints import ScheduleConstraint, first_broken
 from registration_service.domain.model import (
     ENROLLED,
+    PRIORITY_PREFIX,
     WAITLISTED,
     Holding,
     Program,
     Section,
     Student,
+    priority_verb,
 )
 from registration_service.domain.reasons import Reason, message_for
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Accepted with a verb (``Enrolled`` or ``Waitlisted``), or rejected with a reason (and,
-    for a broken schedule constraint, its label)."""
+    """Accepted with a verb (``Enrolled``, ``Waitlisted`` or ``Priority/N``), or rejected with a
+    reason (and, for a broken schedule constraint, its label; for a priority past the program's
+    limit, the limit)."""
 
     accepted: bool
     verb: str | None = None
@@ -32,6 +35,8 @@ class Decision:
     def message(self) -> str:
         if self.reason is not None:
             return message_for(self.reason, self.label)
+        if self.verb is not None and self.verb.startswith(PRIORITY_PREFIX):
+            return f"You chose this section as priority {self.verb.removeprefix(PRIORITY_PREFIX)}."
         return (
             "You are waitlisted for this section."
             if self.verb == WAITLISTED
@@ -51,6 +56,12 @@ class Decision:
         return cls(accepted=False, reason=Reason.CONSTRAINT_FAILED, label=constraint.label)
 
 
+def takes_priority(program: Program, placed_by_admin: bool = False) -> bool:
+    """A student's enroll in a priority program records a ``Priority/N`` choice, not a seat; an
+    admin process (a lottery run's commit) places seats."""
+    return program.use_priority and not placed_by_admin
+
+
 def check_enroll(
     program: Program,
     section: Section,
@@ -60,8 +71,15 @@ def check_enroll(
     waitlist: bool = False,
     replacing_section_id: int | None = None,
     placed_by_admin: bool = False,
+    priority: bool = False,
 ) -> Decision:
     """Every rule for taking a seat, in the order a student can best act on.
+
+    With ``priority`` (see :func:`takes_priority`) the request records a ``Priority/N`` choice
+    instead: it holds no seat, so capacity, the program's head count, time conflicts among
+    choices and the schedule constraints do not apply; N is the student's priority for the
+    section's timeslots (0, already enrolled there, is a time conflict) and may not pass the
+    program's ``priority_limit``.
 
     ``replacing_section_id`` is the section a switch gives up: its class and timeslots do not
     count against the new section. A request ``placed_by_admin`` (a lottery run's commit) is
@@ -78,18 +96,44 @@ def check_enroll(
     kept = [h for h in student.holdings if h.section_id != replacing_section_id]
     if any(h.class_id == section.class_id for h in kept):
         return Decision.reject(Reason.ALREADY_IN_CLASS)
+    if priority:
+        return _check_priority(program, section, student)
     if any(section.conflicts_with(h.timeslot_ids) for h in kept):
         return Decision.reject(Reason.TIME_CONFLICT)
     if not student.in_program and not program.has_room_for_new_student():
         return Decision.reject(Reason.PROGRAM_FULL)
     if section.is_full:
-        return Decision.accept(WAITLISTED) if waitlist else Decision.reject(Reason.SECTION_FULL)
+        if not waitlist:
+            return Decision.reject(Reason.SECTION_FULL)
+        lines = waitlists_at(student, section)
+        if lines >= program.waitlist_limit_per_timeslot:
+            return Decision(False, reason=Reason.WAITLIST_LIMIT_REACHED, label=str(lines))
+        return Decision.accept(WAITLISTED)
     # Only a seat changes the schedule (a place in line does not), so only now the constraints.
     added = Holding(section.id, section.class_id, section.timeslot_ids)
     broken = first_broken(program.constraints, (*kept, added))
     if broken is not None:
         return Decision.breaking(broken)
     return Decision.accept(ENROLLED)
+
+
+def waitlists_at(student: Student, section: Section) -> int:
+    """The most waitlists (of other sections) the student is on in one of the section's
+    timeslots."""
+    others = [h.timeslot_ids for h in student.waitlisted if h.section_id != section.id]
+    return max((sum(t in slots for slots in others) for t in section.timeslot_ids), default=0)
+
+
+def _check_priority(program: Program, section: Section, student: Student) -> Decision:
+    if any(p.class_id == section.class_id for p in student.priorities):
+        return Decision.reject(Reason.ALREADY_IN_CLASS)
+    level = student.priority_for(section.timeslot_ids)
+    if level == 0:
+        return Decision.reject(Reason.TIME_CONFLICT)
+    limit = program.priority_limit
+    if limit is not None and level > limit:
+        return Decision(accepted=False, reason=Reason.PRIORITY_LIMIT_REACHED, label=str(limit))
+    return Decision.accept(priority_verb(level))
 
 
 def check_switch(

@@ -37,11 +37,13 @@ from registration_service.domain.model import (
     WAITLISTED,
     Action,
     Holding,
+    PriorityPick,
     RequestStatus,
     SectionStatus,
+    priority_level,
 )
 from registration_service.domain.reasons import Reason
-from registration_service.domain.rules import Decision, check_enroll
+from registration_service.domain.rules import Decision, check_enroll, takes_priority
 from registration_service.use_cases.batch_snapshot import (
     BatchSnapshot,
     QueuedEnroll,
@@ -169,14 +171,23 @@ def _decide(snapshot: BatchSnapshot, request: QueuedEnroll, writes: _Writes) -> 
         writes.when,
         waitlist=request.waitlist,
         placed_by_admin=request.origin is not None,
+        priority=takes_priority(program, request.origin is not None),
     )
     if not decision.accepted:
+        return decision
+    level = priority_level(decision.verb or "")
+    if level is not None:  # a choice: no seat, no timeslot, no head count; the next is N + 1
+        pick = PriorityPick(section.id, section.class_id, section.timeslot_ids, level)
+        snapshot.students[pair] = replace(student, priorities=(*student.priorities, pick))
+        writes.register(request, section.class_id, section.timeslot_ids, decision.verb or "")
         return decision
     waiting = (request.student_id, request.section_id)
     if decision.verb == WAITLISTED:
         if waiting not in snapshot.waiting:  # asking again keeps the original place in line
             snapshot.waiting[waiting] = -1  # written with this batch
             writes.register(request, section.class_id, section.timeslot_ids, WAITLISTED)
+            line = Holding(section.id, section.class_id, section.timeslot_ids)
+            snapshot.students[pair] = replace(student, waitlisted=(*student.waitlisted, line))
         return decision
     snapshot.sections[section.id] = replace(section, enrolled=section.enrolled + 1)
     writes.seats[section.id] += 1
@@ -189,8 +200,9 @@ def _decide(snapshot: BatchSnapshot, request: QueuedEnroll, writes: _Writes) -> 
     if registration_id is not None:
         writes.expired.append(registration_id)
     holding = Holding(section.id, section.class_id, section.timeslot_ids)
+    lines = tuple(h for h in student.waitlisted if h.section_id != section.id)
     snapshot.students[pair] = replace(
-        student, in_program=True, holdings=(*student.holdings, holding)
+        student, in_program=True, holdings=(*student.holdings, holding), waitlisted=lines
     )
     writes.register(request, section.class_id, section.timeslot_ids, ENROLLED)
     return decision

@@ -32,12 +32,15 @@ from registration_service.adapters.models import (
     section_timeslots,
 )
 from registration_service.domain.model import (
+    PRIORITY_PREFIX,
     WAITLISTED,
     Holding,
+    PriorityPick,
     Program,
     Section,
     SectionStatus,
     Student,
+    priority_level,
 )
 from registration_service.use_cases.constraints import constraints_of, lock_schedules
 
@@ -92,6 +95,7 @@ PROGRAMS = select(
     _programs.priority_limit,
     _programs.registration_opens_at,
     _programs.registration_closes_at,
+    _programs.waitlist_limit_per_timeslot,
 ).where(_programs.id.in_(_ids("programs")))
 SECTIONS = (
     select(
@@ -117,8 +121,8 @@ MEMBERS = (
     .order_by(_members.program_id, _members.student_id)
     .with_for_update()  # a concurrent drop of a student's last seat waits for this batch
 )
-# Seats the students hold in the programs, and their places in line for the batch's sections:
-# one query, told apart by holds_seat.
+# Seats the students hold in the programs, and their places in line (any section: the waitlist
+# limit counts them per timeslot): one query, told apart by holds_seat.
 REGISTRATIONS = (
     select(
         _registrations.id,
@@ -127,6 +131,7 @@ REGISTRATIONS = (
         _registrations.section_id,
         _registrations.class_id,
         _registrations.holds_seat,
+        _types.name.label("verb"),
     )
     .join_from(
         StudentRegistrationRow.__table__,
@@ -138,7 +143,8 @@ REGISTRATIONS = (
         _registrations.program_id.in_(_ids("programs")),
         _registrations.active.is_(True),
         _registrations.holds_seat.is_(True)
-        | (_registrations.section_id.in_(_ids("sections")) & (_types.name == WAITLISTED)),
+        | (_types.name == WAITLISTED)
+        | _types.name.like(f"{PRIORITY_PREFIX}%"),  # a priority program's choices
     )
     .order_by(_registrations.id)
 )
@@ -163,16 +169,21 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
         row.id: Program(**row._asdict(), constraints=rules.get(row.id, ()))
         for row in run(PROGRAMS, ids)
     }
-    lock_schedules(session, (r.student_id for r in batch if r.program_id in rules))
+    # Constraints read the schedules, and a priority program's levels the students' choices.
+    locked = {p.id for p in programs.values() if p.use_priority} | set(rules)
+    lock_schedules(session, (r.student_id for r in batch if r.program_id in locked))
     grades = {(p, s): grade for p, s, grade in run(GRADES, ids)}
-    held, waiting = [], {}
+    held, lines, picks, waiting = [], [], [], {}
     for row in run(REGISTRATIONS, ids):
         if row.holds_seat:
             held.append(row)
+        elif row.verb != WAITLISTED:
+            picks.append(row)
         else:
+            lines.append(row)
             waiting.setdefault((row.student_id, row.section_id), row.id)
     slots: dict[int, set[int]] = defaultdict(set)
-    wanted = sorted({*ids["sections"], *(row.section_id for row in held)})
+    wanted = sorted({*ids["sections"], *(row.section_id for row in (*held, *lines, *picks))})
     for section_id, timeslot_id in run(TIMESLOTS, {"sections": wanted}):
         slots[section_id].add(timeslot_id)
 
@@ -180,6 +191,16 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
     for row in held:
         holding = Holding(row.section_id, row.class_id, frozenset(slots[row.section_id]))
         holdings[row.program_id, row.student_id].append(holding)
+    waitlisted: dict[tuple[int, int], dict[int, Holding]] = defaultdict(dict)
+    for row in lines:
+        line = Holding(row.section_id, row.class_id, frozenset(slots[row.section_id]))
+        waitlisted[row.program_id, row.student_id].setdefault(row.section_id, line)
+    priorities: dict[tuple[int, int], list[PriorityPick]] = defaultdict(list)
+    for row in picks:
+        if (level := priority_level(row.verb)) is not None:
+            slots_of = frozenset(slots[row.section_id])
+            pick = PriorityPick(row.section_id, row.class_id, slots_of, level)
+            priorities[row.program_id, row.student_id].append(pick)
     students = {
         pair: Student(
             id=pair[1],
@@ -187,6 +208,8 @@ def load_batch_snapshot(session: Session, batch: Iterable[QueuedEnroll]) -> Batc
             grade=grades.get(pair),
             in_program=pair in members,
             holdings=tuple(holdings[pair]),
+            waitlisted=tuple(waitlisted[pair].values()),
+            priorities=tuple(priorities[pair]),
         )
         for pair in sorted({(r.program_id, r.student_id) for r in batch})
     }

@@ -36,6 +36,8 @@ class NewProgram:
     priority_limit: int | None = None
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
+    opening_window_seconds: int | None = None
+    waitlist_limit_per_timeslot: int = 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def check_program(program: NewProgram | ProgramRow) -> None:
     opens, closes = program.registration_opens_at, program.registration_closes_at
     if opens is not None and closes is not None and closes <= opens:
         errors["registration_closes_at"] = ["Must be after registration_opens_at."]
+    if program.opening_window_seconds is not None and opens is None:
+        errors["opening_window_seconds"] = ["Needs registration_opens_at: the window starts then."]
     if errors:
         raise InvalidInput(errors)
 

@@ -36,6 +36,8 @@ PROGRAM_FIELDS = frozenset(
         "priority_limit",
         "registration_opens_at",
         "registration_closes_at",
+        "opening_window_seconds",
+        "waitlist_limit_per_timeslot",
     }
 )
 

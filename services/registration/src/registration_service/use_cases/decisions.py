@@ -12,14 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import RegistrationTypeRow, StudentRegistrationRow
-from registration_service.domain.model import ENROLLED, WAITLISTED
+from registration_service.domain.model import ENROLLED, PRIORITY_PREFIX, WAITLISTED
 from registration_service.domain.reasons import Reason
-from registration_service.domain.rules import Decision, check_drop, check_enroll, check_switch
+from registration_service.domain.rules import (
+    Decision,
+    check_drop,
+    check_enroll,
+    check_switch,
+    takes_priority,
+)
 from registration_service.use_cases import seats
 from registration_service.use_cases.catalog import get_section
 from registration_service.use_cases.constraints import lock_schedules
@@ -71,9 +77,13 @@ def _active_registrations(
     section_id: int,
     verbs: tuple[str, ...],
     starts_at: datetime | None = None,
+    priorities: bool = False,
 ) -> list[StudentRegistrationRow]:
-    """The student's active registrations in the section; only those starting at ``starts_at``
-    when it is given."""
+    """The student's active registrations in the section (with ``priorities``, its
+    ``Priority/N`` ones too); only those starting at ``starts_at`` when it is given."""
+    named = RegistrationTypeRow.name.in_(verbs)
+    if priorities:
+        named = or_(named, RegistrationTypeRow.name.like(f"{PRIORITY_PREFIX}%"))
     query = (
         select(StudentRegistrationRow)
         .join(RegistrationTypeRow)
@@ -81,7 +91,7 @@ def _active_registrations(
             StudentRegistrationRow.student_id == student_id,
             StudentRegistrationRow.section_id == section_id,
             StudentRegistrationRow.active.is_(True),
-            RegistrationTypeRow.name.in_(verbs),
+            named,
         )
         .order_by(StudentRegistrationRow.id)
         .execution_options(populate_existing=True)
@@ -116,15 +126,26 @@ def enroll(
     def attempt() -> Outcome:
         seats.lock_membership(session, program_id, student_id)  # then read the head count
         program = load_program(session, program_id)
-        if program.constraints:  # then read the schedule they are checked on
+        priority = takes_priority(program, placed_by_admin)
+        if program.constraints or priority:  # then read the schedule (the choices) they use
             lock_schedules(session, [student_id])
         section = load_section(session, section_id)
-        student = load_student(session, program_id, student_id)
+        student = load_student(session, program_id, student_id, with_priorities=priority)
         decision = check_enroll(
-            program, section, student, when, waitlist=waitlist, placed_by_admin=placed_by_admin
+            program,
+            section,
+            student,
+            when,
+            waitlist=waitlist,
+            placed_by_admin=placed_by_admin,
+            priority=priority,
         )
         if not decision.accepted:
             return Outcome(decision)
+        if priority:  # a choice: no seat, no timeslot, no head count
+            verb = decision.verb or ""
+            row = seats.add_registration(session, program_id, student_id, section, verb, start)
+            return Outcome(decision, row.id)
         waiting = _active_registrations(session, student_id, section_id, (WAITLISTED,))
         if decision.verb == ENROLLED and seats.take_seat(session, section_id):
             if not student.in_program and not seats.join_program(session, program_id, student_id):
@@ -167,7 +188,10 @@ def drop(
             seats.lock_membership(session, program_id, student_id)
             lock_schedules(session, [student_id])
         verbs = (ENROLLED, WAITLISTED)
-        held = _active_registrations(session, student_id, section_id, verbs, starts_at)
+        # A choice made while the program used priorities can be dropped after it stops.
+        held = _active_registrations(
+            session, student_id, section_id, verbs, starts_at, priorities=True
+        )
         remaining = None
         if constrained and any(registration.holds_seat for registration in held):
             holdings = load_student(session, program_id, student_id).holdings

@@ -20,6 +20,7 @@ from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision
 from registration_service.use_cases.catalog import get_program
 from registration_service.use_cases.decisions import Outcome, drop, enroll, switch
+from registration_service.use_cases.opening import waiting_rooms
 from registration_service.use_cases.outcomes import outcome_fields, stage_promotions
 
 # (database, section) -> program. A section never moves to another program, so a program once
@@ -124,7 +125,7 @@ def check_or_replay(session: Session, new: NewRequest) -> Submitted | None:
 
 
 def submit(session: Session, new: NewRequest, *, partitions: int) -> Submitted:
-    """Validate and persist one queued request (see :func:`submit_many`)."""
+    """Validate and persist one request, queued or waiting (see :func:`submit_many`)."""
     replayed = check_or_replay(session, new)
     if replayed is not None:
         return replayed
@@ -157,12 +158,22 @@ def submit_many(
 ) -> list[Submitted | IdempotencyKeyReused]:
     """Persist already validated requests with one multi-row insert, in the order given.
 
+    A student's own request received in a program's fair-opening window is stored ``waiting``
+    (see :mod:`registration_service.use_cases.opening`), every other one ``queued``.
+
     ``INSERT ... ON CONFLICT DO NOTHING`` skips a request whose key was used before (the
     unique (student, key) index decides, not a prior read) and one whose id is already stored
     (a retry after a lost commit answer); one query then reads those rows back. A key used for
     a different request gives :class:`IdempotencyKeyReused` in that request's place; the others
     are stored regardless.
     """
+    rooms = waiting_rooms(session, {new.program_id for new in news if new.origin is None})
+
+    def status(new: NewRequest) -> RequestStatus:
+        room = rooms.get(new.program_id) if new.origin is None else None
+        waits = room is not None and room.takes(new.received_at)
+        return RequestStatus.WAITING if waits else RequestStatus.QUEUED
+
     rows = [
         {
             "id": new.id,
@@ -175,7 +186,7 @@ def submit_many(
             "idempotency_key": new.idempotency_key,
             "origin": new.origin,
             "starts_at": new.starts_at,
-            "status": RequestStatus.QUEUED,
+            "status": status(new),
             "decision_partition": decision_partition(new.section_id, partitions),
             "created_at": new.received_at,
             "enqueued_at": new.received_at,
@@ -193,7 +204,7 @@ def submit_many(
         existing = None if new.id in stored else earlier.get(new.id) or earlier[new.key]
         if existing is None or existing.id == new.id:  # stored now, or by a lost commit
             results.append(
-                Submitted(new.id, RequestStatus.QUEUED, new.section_id, row["decision_partition"])
+                Submitted(new.id, row["status"], new.section_id, row["decision_partition"])
             )
         elif new.same_as(existing):
             results.append(Submitted.replay(existing))

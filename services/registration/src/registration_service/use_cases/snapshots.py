@@ -16,12 +16,23 @@ from registration_service.adapters.models import (
     CompleteProfileRow,
     ProgramRow,
     ProgramStudentRow,
+    RegistrationTypeRow,
     SectionRow,
     StudentRegistrationRow,
     section_timeslots,
 )
 from registration_service.domain.errors import NotFound
-from registration_service.domain.model import Holding, Program, Section, SectionStatus, Student
+from registration_service.domain.model import (
+    PRIORITY_PREFIX,
+    WAITLISTED,
+    Holding,
+    PriorityPick,
+    Program,
+    Section,
+    SectionStatus,
+    Student,
+    priority_level,
+)
 from registration_service.use_cases.constraints import constraints_of
 
 FRESH = {"populate_existing": True}
@@ -43,6 +54,7 @@ def load_program(session: Session, program_id: int) -> Program:
         priority_limit=row.priority_limit,
         registration_opens_at=row.registration_opens_at,
         registration_closes_at=row.registration_closes_at,
+        waitlist_limit_per_timeslot=row.waitlist_limit_per_timeslot,
         constraints=constraints_of(session, [program_id]).get(program_id, ()),
     )
 
@@ -82,7 +94,11 @@ def load_section(session: Session, section_id: int) -> Section:
     )
 
 
-def load_student(session: Session, program_id: int, student_id: int) -> Student:
+def load_student(
+    session: Session, program_id: int, student_id: int, *, with_priorities: bool = False
+) -> Student:
+    """The student as the rules see them; ``with_priorities`` also reads their active
+    ``Priority/N`` choices (a priority program's enrolls)."""
     grade = (
         select(CompleteProfileRow.grade)
         .where(
@@ -99,18 +115,50 @@ def load_student(session: Session, program_id: int, student_id: int) -> Student:
         .exists()
     )
     profile_grade, in_program = session.execute(select(grade, counted)).one()  # one round trip
-    seats = session.execute(
-        select(StudentRegistrationRow.section_id, StudentRegistrationRow.class_id).where(
+    rows = session.execute(  # seats, and places in line (told apart by holds_seat)
+        select(
+            StudentRegistrationRow.section_id,
+            StudentRegistrationRow.class_id,
+            StudentRegistrationRow.holds_seat,
+        )
+        .join(RegistrationTypeRow)
+        .where(
             StudentRegistrationRow.program_id == program_id,
             StudentRegistrationRow.student_id == student_id,
-            StudentRegistrationRow.holds_seat.is_(True),
+            StudentRegistrationRow.holds_seat.is_(True)
+            | (StudentRegistrationRow.active.is_(True) & (RegistrationTypeRow.name == WAITLISTED)),
         )
     ).all()
-    slots = timeslots_of(session, [section_id for section_id, _ in seats])
+    choices = _priority_choices(session, program_id, student_id) if with_priorities else []
+    slots = timeslots_of(session, sorted({sid for sid, _, _ in (*rows, *choices)}))
     return Student(
         id=student_id,
         profile_complete=profile_grade is not None,
         grade=profile_grade,
         in_program=bool(in_program),
-        holdings=tuple(Holding(sid, cid, slots[sid]) for sid, cid in seats),
+        holdings=tuple(Holding(sid, cid, slots[sid]) for sid, cid, seat in rows if seat),
+        waitlisted=tuple(Holding(sid, cid, slots[sid]) for sid, cid, seat in rows if not seat),
+        priorities=tuple(PriorityPick(sid, cid, slots[sid], n) for sid, cid, n in choices),
     )
+
+
+def _priority_choices(
+    session: Session, program_id: int, student_id: int
+) -> list[tuple[int, int, int]]:
+    """The student's active ``Priority/N`` registrations: ``[(section, class, N)]``."""
+    rows = session.execute(
+        select(
+            StudentRegistrationRow.section_id,
+            StudentRegistrationRow.class_id,
+            RegistrationTypeRow.name,
+        )
+        .join(RegistrationTypeRow, RegistrationTypeRow.id == StudentRegistrationRow.type_id)
+        .where(
+            StudentRegistrationRow.program_id == program_id,
+            StudentRegistrationRow.student_id == student_id,
+            StudentRegistrationRow.active.is_(True),
+            RegistrationTypeRow.name.like(f"{PRIORITY_PREFIX}%"),
+        )
+        .order_by(StudentRegistrationRow.id)
+    ).all()
+    return [(sid, cid, n) for sid, cid, name in rows if (n := priority_level(name)) is not None]

@@ -1,7 +1,8 @@
 """The registration service's background process: publishes the outbox to Redis Streams, rings
 the partitions of requests still queued after ``REQUEUE_AFTER_SECONDS`` (a doorbell lost between
-commit and broker, or by the broker), applies the profile service's events to the read model
-of complete profiles, and stores the lottery service's commits and reverts as queued requests.
+commit and broker, or by the broker), releases the fair openings whose window has closed,
+applies the profile service's events to the read model of complete profiles, and stores the
+lottery service's commits and reverts as queued requests.
 
 Run one per deployment: ``python -m registration_service.worker.relay``.
 """
@@ -23,6 +24,7 @@ from registration_service.adapters.models import outbox
 from registration_service.events import LOTTERY_STREAM, PROFILES_STREAM
 from registration_service.messaging import decision_queue
 from registration_service.use_cases.lottery_commits import handle_lottery_event
+from registration_service.use_cases.opening import release_due
 from registration_service.use_cases.profiles import handle_profile_event
 from registration_service.use_cases.requests import mark_swept, stale_partitions
 from registration_service.worker.resources import Resources, resources
@@ -40,6 +42,7 @@ def sweep_once() -> int:
     request is still queued, its doorbell was lost (or never sent: the broker was down).
     """
     res = resources()
+    release_openings(res)
     older_than = timedelta(seconds=res.settings.requeue_after_seconds)
     with res.sessions() as session, session.begin():
         stale = stale_partitions(session, older_than, res.settings.decision_partitions)
@@ -50,6 +53,17 @@ def sweep_once() -> int:
     if silent:
         log.warning("rang partitions %s: they hold requests queued too long", silent)
     return len(silent)
+
+
+def release_openings(res: Resources) -> list[int]:
+    """Release every fair opening whose window has closed (one transaction), then ring the
+    partitions it queued requests in. A ring lost here is made up by the stale-request sweep."""
+    with res.sessions() as session, session.begin():
+        partitions = release_due(session)
+    if partitions:
+        log.info("released waiting requests into partitions %s", partitions)
+        res.doorbells.ring(partitions)
+    return partitions
 
 
 def apply_lottery_events(consumer: StreamConsumer, res: Resources) -> int:

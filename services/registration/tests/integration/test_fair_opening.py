@@ -1,0 +1,236 @@
+"""The fair opening: requests received in the window wait, then are released once, in an order
+drawn per student from a recorded seed; later requests are first come, first served."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from registration_service.adapters.db import make_session_factory
+from registration_service.adapters.models import RegistrationRequestRow
+from registration_service.domain.errors import InvalidInput
+from registration_service.migrate import upgrade
+from registration_service.use_cases import catalog, controls, opening, requests
+from registration_service.use_cases.drain import QUEUED, drain_partition
+from registration_service.worker.relay import release_openings
+from registration_testkit import CatalogBuilder
+from sqlalchemy import select
+
+WINDOW = 60
+OPENS = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # closed an hour ago
+CLOSES = OPENS + timedelta(seconds=WINDOW)
+PARTITIONS = 1
+
+
+@pytest.fixture
+def room(sessions):
+    """A program with a 60-second waiting room and six sections of one timeslot each."""
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
+        sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
+    return program, sections
+
+
+def submit(sessions, program, student, section, at, **extra) -> requests.Submitted:
+    new = requests.NewRequest(
+        program_id=program,
+        student_id=student,
+        action="enroll",
+        section_id=section,
+        received_at=at,
+        **extra,
+    )
+    with sessions() as session, session.begin():
+        return requests.submit(session, new, partitions=PARTITIONS)
+
+
+def fill_room(sessions, program, sections, students=range(1, 21)) -> list[str]:
+    """Each student sends six requests during the window, interleaved with the others."""
+    ids, tick = [], 0
+    for index in range(6):
+        for student in students:
+            tick += 1
+            at = OPENS + timedelta(milliseconds=tick)
+            submitted = submit(sessions, program, student, sections[index], at)
+            assert submitted.status == "waiting" and not submitted.queued
+            ids.append(submitted.id)
+    return ids
+
+
+def queue_order(sessions) -> list[tuple[str, int]]:
+    """(request id, student) in the order the drainer takes them."""
+    with sessions() as session:
+        rows = session.execute(QUEUED, {"partition": 0, "limit": 10_000}).all()
+    return [(row.id, row.student_id) for row in rows]
+
+
+def statuses(sessions) -> Counter[str]:
+    with sessions() as session:
+        return Counter(session.scalars(select(RegistrationRequestRow.status)))
+
+
+def release(sessions, program, seed=None, now=CLOSES) -> list[int]:
+    with sessions() as session, session.begin():
+        return opening.release(session, program, seed=seed, now=now)
+
+
+def test_requests_in_the_window_wait_and_none_is_queued(sessions, room):
+    program, sections = room
+    fill_room(sessions, program, sections)
+    assert statuses(sessions) == {"waiting": 120}
+    assert queue_order(sessions) == []
+
+
+def test_requests_before_opening_and_admin_ones_are_queued_as_today(sessions, room):
+    program, sections = room
+    early = submit(sessions, program, 1, sections[0], OPENS - timedelta(seconds=1))
+    placed = submit(sessions, program, 2, sections[0], OPENS, origin="lottery-run:1")
+    assert (early.status, placed.status) == ("queued", "queued")
+
+
+def test_every_waiting_request_is_released_exactly_once(sessions, room):
+    program, sections = room
+    ids = fill_room(sessions, program, sections)
+    assert release(sessions, program, seed=7) == [0]
+    order = queue_order(sessions)
+    assert sorted(i for i, _ in order) == sorted(ids)
+    assert statuses(sessions) == {"queued": 120}
+    assert release(sessions, program, seed=7) == []  # again: nothing is released twice
+    assert queue_order(sessions) == order
+
+
+def test_each_student_keeps_one_place_in_line_and_their_own_order(sessions, room):
+    program, sections = room
+    ids = fill_room(sessions, program, sections)
+    release(sessions, program, seed=3)
+    order = queue_order(sessions)
+    students = [student for _, student in order]
+    runs = [students[i] for i in range(len(students)) if i == 0 or students[i] != students[i - 1]]
+    assert len(runs) == 20 and len(set(runs)) == 20  # six in a row each
+    with sessions() as session:
+        drawn = opening.get_opening(session, program)
+    assert drawn["seed"] == 3 and drawn["student_order"] == runs
+    for student in range(1, 21):
+        own = [i for i, s in order if s == student]
+        sent = [i for index, i in enumerate(ids) if index % 20 == student - 1]
+        assert own == sent
+
+
+def test_one_seed_gives_one_order_and_two_seeds_differ(sessions, room):
+    program, sections = room
+    fill_room(sessions, program, sections)
+    with sessions() as session:
+        rooms = opening.waiting_rooms(session, {program})
+    assert rooms[program].closes_at == CLOSES and not rooms[program].released
+    release(sessions, program, seed=11)
+    first = [student for _, student in queue_order(sessions)]
+    # the same draw, replayed from the recorded seed
+    again = list(range(1, 21))
+    random.Random(11).shuffle(again)
+    assert first[::6] == again
+    other = list(range(1, 21))
+    random.Random(12).shuffle(other)
+    assert other != again
+
+
+def test_two_seeds_release_two_orders(sessions):
+    orders = []
+    for seed in (1, 2):
+        with sessions() as session, session.begin():
+            build = CatalogBuilder(session)
+            program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
+            sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
+        fill_room(sessions, program, sections)
+        release(sessions, program, seed=seed)
+        with sessions() as session:
+            orders.append(opening.get_opening(session, program)["student_order"])
+    assert sorted(orders[0]) == sorted(orders[1]) == list(range(1, 21))
+    assert orders[0] != orders[1]
+
+
+def test_requests_after_the_window_go_behind_the_released_first_come_first_served(sessions, room):
+    program, sections = room
+    ids = fill_room(sessions, program, sections, students=range(1, 4))
+    late = submit(sessions, program, 9, sections[0], CLOSES)  # not released yet: it waits too
+    assert late.status == "waiting"
+    release(sessions, program, seed=5)
+    later = submit(sessions, program, 8, sections[1], CLOSES + timedelta(seconds=1))
+    assert later.status == "queued" and later.queued
+    order = [i for i, _ in queue_order(sessions)]
+    assert sorted(order[: len(ids)]) == sorted(ids)
+    assert order[len(ids) :] == [late.id, later.id]
+
+
+def test_the_sweeper_releases_a_due_opening_once_and_rings(sessions, room):
+    program, sections = room
+    fill_room(sessions, program, sections, students=range(1, 4))
+    with sessions() as session, session.begin():  # the window is still open: nothing due
+        assert opening.release_due(session, now=CLOSES - timedelta(microseconds=1)) == []
+    rung = []
+    res = SimpleNamespace(sessions=sessions, doorbells=SimpleNamespace(ring=rung.append))
+    assert release_openings(res) == [0]  # the window closed an hour ago
+    assert rung == [[0]] and statuses(sessions) == {"queued": 18}
+    assert release_openings(res) == [] and rung == [[0]]
+    with sessions() as session:
+        drawn = opening.get_opening(session, program)
+    assert drawn["seed"] is not None and drawn["released_at"] is not None
+    assert sorted(drawn["student_order"]) == [1, 2, 3]
+
+
+def test_a_request_stored_waiting_after_the_release_is_queued_by_the_next_sweep(sessions, room):
+    program, sections = room
+    release(sessions, program, seed=1)
+    straggler = requests.NewRequest(
+        program_id=program, student_id=4, action="enroll", section_id=sections[0]
+    )
+    with sessions() as session, session.begin():  # as if stored while the release ran
+        requests.submit_many(session, [straggler], partitions=PARTITIONS)
+        session.get(RegistrationRequestRow, straggler.id).status = "waiting"
+    with sessions() as session, session.begin():
+        assert opening.release_due(session) == [0]
+    assert statuses(sessions) == {"queued": 1}
+
+
+def test_the_window_needs_an_opening_time(session, build):
+    with pytest.raises(InvalidInput) as refused:
+        catalog.create_program(
+            session,
+            catalog.NewProgram(name="Splash", grade_min=7, grade_max=12, opening_window_seconds=9),
+        )
+    assert "opening_window_seconds" in refused.value.fields
+    program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
+    with pytest.raises(InvalidInput) as refused:
+        controls.update_program(session, program, {"registration_opens_at": None})
+    assert "opening_window_seconds" in refused.value.fields
+
+
+@pytest.mark.postgres
+def test_release_and_drain_on_postgresql(postgres_server):
+    """The release's statements on PostgreSQL: the opening row's lock, the executemany, the
+    seed's 64-bit column; then the drainer decides each released request once, in line."""
+    url = postgres_server.create_database(f"opening_{uuid.uuid4().hex[:10]}")
+    upgrade(url)
+    engine, sessions = make_session_factory(url)
+    try:
+        with sessions() as session, session.begin():
+            build = CatalogBuilder(session)
+            program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
+            sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
+        ids = fill_room(sessions, program, sections, students=range(1, 6))
+        rung: list[list[int]] = []
+        res = SimpleNamespace(sessions=sessions, doorbells=SimpleNamespace(ring=rung.append))
+        assert release_openings(res) == [0] and release_openings(res) == []
+        order = queue_order(sessions)
+        assert sorted(i for i, _ in order) == sorted(ids)
+        with sessions() as session:
+            drawn = opening.get_opening(session, program)
+        assert drawn["student_order"] == [student for _, student in order][::6]
+        assert drain_partition(sessions, 0, batch_size=50, max_batches=10).decided == len(ids)
+        assert statuses(sessions) == {"rejected": len(ids)}  # no profiles: decided, once each
+    finally:
+        engine.dispose()
