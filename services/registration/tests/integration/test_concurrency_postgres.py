@@ -8,7 +8,8 @@ import pytest
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import SectionRow
 from registration_service.migrate import upgrade
-from registration_service.use_cases.decisions import enroll
+from registration_service.use_cases import queries
+from registration_service.use_cases.decisions import drop, enroll
 from registration_testkit import CatalogBuilder
 from sqlalchemy import select
 
@@ -72,3 +73,33 @@ def test_one_student_racing_into_two_same_timeslot_sections_gets_one(pg_sessions
             pg_sessions, [{"student_id": 7, "section_id": a}, {"student_id": 7, "section_id": b}]
         )
         assert sorted(str(d.reason) for d in decisions) == ["None", "time_conflict"]
+
+
+def test_ten_drops_at_once_promote_exactly_the_ten_oldest_of_a_hundred_waitlisted(pg_sessions):
+    with pg_sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        section = build.section(program, [build.timeslot(program)], capacity=10)
+        for student in range(1, 111):
+            build.complete_profile(program, student)
+    for student in range(1, 111):  # 1-10 seated, then 11-110 waitlisted in that order
+        with pg_sessions() as session, session.begin():
+            enroll(session, student_id=student, section_id=section, waitlist=True)
+    barrier = threading.Barrier(10)
+
+    def leave(student):
+        with pg_sessions() as session:
+            barrier.wait()
+            with session.begin():
+                assert drop(session, student_id=student, section_id=section).decision.accepted
+
+    threads = [threading.Thread(target=leave, args=(s,)) for s in range(1, 11)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with pg_sessions() as session:
+        assert queries.section_students(session, section) == list(range(11, 21))
+        assert queries.waitlist(session, section) == list(range(21, 111))
+        count = session.scalar(select(SectionRow.enrolled_count).where(SectionRow.id == section))
+        assert count == 10

@@ -3,22 +3,31 @@ drawn per student from a recorded seed; later requests are first come, first ser
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
+import redis
+from devstack.pipeline import wait_for_a_lock_wait
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.domain.errors import InvalidInput
+from registration_service.messaging import Doorbells, decision_queue, make_celery
 from registration_service.migrate import upgrade
+from registration_service.settings import RegistrationSettings
 from registration_service.use_cases import catalog, controls, opening, requests
 from registration_service.use_cases.drain import QUEUED, drain_partition
 from registration_service.worker.relay import release_openings
+from registration_service.worker.resources import Resources
 from registration_testkit import CatalogBuilder
-from sqlalchemy import select
+from servicekit.events import StreamPublisher
+from sqlalchemy import select, text
 
 WINDOW = 60
 OPENS = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # closed an hour ago
@@ -34,6 +43,24 @@ def room(sessions):
         program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
         sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
     return program, sections
+
+
+def relay_resources(sessions, redis_url: str) -> Resources:
+    """What the relay process holds, on the test's database and a real Redis (a database of
+    its own, emptied first, so no other test's doorbell is pending)."""
+    redis_url = redis_url.rsplit("/", 1)[0] + "/7"
+    settings = RegistrationSettings(redis_url=redis_url, decision_partitions=PARTITIONS)
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    celery = make_celery(settings)
+    engine = sessions.kw["bind"]
+    doorbells = Doorbells(celery, client, settings)
+    return Resources(settings, engine, sessions, StreamPublisher(client), celery, client, doorbells)
+
+
+def rings(res: Resources) -> int:
+    """Doorbells waiting in partition 0's queue."""
+    return int(res.redis.llen(decision_queue(0)))
 
 
 def submit(sessions, program, student, section, at, **extra) -> requests.Submitted:
@@ -166,16 +193,15 @@ def test_requests_after_the_window_go_behind_the_released_first_come_first_serve
     assert order[len(ids) :] == [late.id, later.id]
 
 
-def test_the_sweeper_releases_a_due_opening_once_and_rings(sessions, room):
+def test_the_sweeper_releases_a_due_opening_once_and_rings(sessions, room, redis_server):
     program, sections = room
     fill_room(sessions, program, sections, students=range(1, 4))
     with sessions() as session, session.begin():  # the window is still open: nothing due
         assert opening.release_due(session, now=CLOSES - timedelta(microseconds=1)) == []
-    rung = []
-    res = SimpleNamespace(sessions=sessions, doorbells=SimpleNamespace(ring=rung.append))
+    res = relay_resources(sessions, redis_server.url)
     assert release_openings(res) == [0]  # the window closed an hour ago
-    assert rung == [[0]] and statuses(sessions) == {"queued": 18}
-    assert release_openings(res) == [] and rung == [[0]]
+    assert rings(res) == 1 and statuses(sessions) == {"queued": 18}
+    assert release_openings(res) == [] and rings(res) == 1
     with sessions() as session:
         drawn = opening.get_opening(session, program)
     assert drawn["seed"] is not None and drawn["released_at"] is not None
@@ -210,7 +236,7 @@ def test_the_window_needs_an_opening_time(session, build):
 
 
 @pytest.mark.postgres
-def test_release_and_drain_on_postgresql(postgres_server):
+def test_release_and_drain_on_postgresql(postgres_server, redis_server):
     """The release's statements on PostgreSQL: the opening row's lock, the executemany, the
     seed's 64-bit column; then the drainer decides each released request once, in line."""
     url = postgres_server.create_database(f"opening_{uuid.uuid4().hex[:10]}")
@@ -222,9 +248,9 @@ def test_release_and_drain_on_postgresql(postgres_server):
             program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
             sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
         ids = fill_room(sessions, program, sections, students=range(1, 6))
-        rung: list[list[int]] = []
-        res = SimpleNamespace(sessions=sessions, doorbells=SimpleNamespace(ring=rung.append))
+        res = relay_resources(sessions, redis_server.url)
         assert release_openings(res) == [0] and release_openings(res) == []
+        assert rings(res) == 1
         order = queue_order(sessions)
         assert sorted(i for i, _ in order) == sorted(ids)
         with sessions() as session:
@@ -232,5 +258,52 @@ def test_release_and_drain_on_postgresql(postgres_server):
         assert drawn["student_order"] == [student for _, student in order][::6]
         assert drain_partition(sessions, 0, batch_size=50, max_batches=10).decided == len(ids)
         assert statuses(sessions) == {"rejected": len(ids)}  # no profiles: decided, once each
+    finally:
+        engine.dispose()
+
+
+RELEASING_PROCESS = """
+import sys
+from registration_service.adapters.db import make_session_factory
+from registration_service.use_cases.opening import release_due
+engine, sessions = make_session_factory(sys.argv[1])
+with sessions() as session, session.begin():
+    release_due(session)
+"""
+
+
+@pytest.mark.postgres
+def test_a_release_killed_in_the_middle_loses_nothing_and_doubles_nothing(postgres_server):
+    """The releasing process is killed (-9) inside its transaction: the server rolls it back,
+    every request is still waiting, and the next sweep releases each exactly once."""
+    url = postgres_server.create_database(f"opening_{uuid.uuid4().hex[:10]}")
+    upgrade(url)
+    engine, sessions = make_session_factory(url)
+    try:
+        with sessions() as session, session.begin():
+            build = CatalogBuilder(session)
+            program = build.program(registration_opens_at=OPENS, opening_window_seconds=WINDOW)
+            sections = [build.section(program, [build.timeslot(program, h)]) for h in range(6)]
+        ids = fill_room(sessions, program, sections, students=range(1, 6))
+        with sessions() as blocker, blocker.begin():  # one request locked: the release stops
+            blocker.scalars(
+                select(RegistrationRequestRow)
+                .where(RegistrationRequestRow.id == ids[-1])
+                .with_for_update()
+            ).one()
+            pid = blocker.scalar(text("SELECT pg_backend_pid()"))
+            releasing = subprocess.Popen([sys.executable, "-c", RELEASING_PROCESS, url])
+            try:
+                wait_for_a_lock_wait(engine, blocker=pid)  # inside its transaction, mid-way
+            finally:
+                os.kill(releasing.pid, signal.SIGKILL)
+                releasing.wait()
+        assert statuses(sessions) == {"waiting": len(ids)}
+        with sessions() as session:
+            assert opening.get_opening(session, program)["seed"] is None
+        with sessions() as session, session.begin():
+            assert opening.release_due(session) == [0]
+        assert statuses(sessions) == {"queued": len(ids)}
+        assert sorted(i for i, _ in queue_order(sessions)) == sorted(ids)
     finally:
         engine.dispose()
