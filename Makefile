@@ -21,7 +21,7 @@ $(UV):  # uv itself, when the machine has none
 
 install: .venv/.installed  ## the virtualenv, exactly as uv.lock pins it (installs uv if missing)
 
-up: install  ## Redis + the three services on 8001-8003 with SQLite files under var/
+up: install  ## Redis, the three services on 8001-8003, Flower on 5555; SQLite under var/; restarts what dies
 	$(PY) -m devstack.up
 
 test: lint  ## the lint, then every test, slow ones included

@@ -151,9 +151,13 @@ class EventSpec:
     def version(self) -> int:
         return int(self.event_type.rsplit(".v", 1)[1])
 
-    def event(self, source: object) -> Event:
-        """The event of ``source`` (an object or a mapping with the payload's fields)."""
-        return Event(self.event_type, self.producer, self.schema.build(source))
+    def event(self, source: object, *, correlation_id: str | None = None) -> Event:
+        """The event of ``source`` (an object or a mapping with the payload's fields); its
+        ``correlation_id`` is the one given, else the context's (the request being served)."""
+        payload = self.schema.build(source)
+        if correlation_id is None:
+            return Event(self.event_type, self.producer, payload)
+        return Event(self.event_type, self.producer, payload, correlation_id=correlation_id)
 
     def read(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The fields this service reads; ValidationError when one is missing or wrong."""

@@ -16,7 +16,15 @@ from servicekit.flask_api import MAX_DEPTH_CONFIG, IdConverter, id_converter_sch
 from servicekit.flask_auth import install_auth
 from servicekit.flask_errors import error_response, install_error_handlers
 from servicekit.flask_health import health_blueprint
-from servicekit.logging_setup import CORRELATION_HEADER, correlation_id, new_correlation_id
+from servicekit.flask_metrics import install_metrics
+from servicekit.logging_setup import (
+    CORRELATION_HEADER,
+    NO_CORRELATION,
+    REQUEST_ID_HEADER,
+    correlation_id,
+    new_correlation_id,
+    sane_request_id,
+)
 from servicekit.settings import ServiceSettings
 
 
@@ -79,6 +87,7 @@ def create_service_app(
     )
     api.register_converter(IdConverter, id_converter_schema)
     install_error_handlers(app)
+    install_metrics(app)  # GET /metrics; times every request, refusals included
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:
@@ -101,16 +110,23 @@ def create_service_app(
 
 
 def install_correlation_id(app: Flask) -> None:
-    """Take the caller's X-Correlation-ID (or make one) for this request and echo it on the
-    response; see :mod:`servicekit.logging_setup` for how far it travels."""
+    """Take the caller's X-Request-ID (else an older caller's X-Correlation-ID; either only when
+    sane) or make a new one for this request, and echo it on every response as X-Request-ID (and
+    X-Correlation-ID); see :mod:`servicekit.logging_setup` for how far it travels."""
 
     @app.before_request
     def _take() -> None:
-        incoming = request.headers.get(CORRELATION_HEADER, "")
-        value = incoming if 0 < len(incoming) <= 64 else new_correlation_id()
-        correlation_id.set(value)
+        value = sane_request_id(request.headers.get(REQUEST_ID_HEADER)) or sane_request_id(
+            request.headers.get(CORRELATION_HEADER)
+        )
+        correlation_id.set(value or new_correlation_id())
 
     @app.after_request
     def _echo(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = correlation_id.get()
         response.headers[CORRELATION_HEADER] = correlation_id.get()
         return response
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        correlation_id.set(NO_CORRELATION)  # a thread's next log line is no longer this request's

@@ -18,7 +18,9 @@ from servicekit.flask_api import check_path_ids, operation_access, peek_json_bod
 
 log = logging.getLogger(__name__)
 
-PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "api-docs.openapi_json", "static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"health.healthz", "health.readyz", "metrics.metrics", "api-docs.openapi_json", "static"}
+)
 
 
 def install_auth(

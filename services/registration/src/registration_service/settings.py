@@ -22,6 +22,10 @@ class RegistrationSettings(ServiceSettings):
     # The sweeper rings the partition of a request still queued this long after it was stored.
     requeue_after_seconds: float = 30.0
     sweep_interval_seconds: float = 2.0
+    # /readyz also asks for a live decision-worker heartbeat. Off by default: a deployment that
+    # starts its workers only once the web is ready (docker-compose: migrations ran) must not
+    # wait on itself; `make up` turns it on.
+    require_worker_heartbeat: bool = False
 
 
 @lru_cache

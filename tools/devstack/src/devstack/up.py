@@ -1,14 +1,16 @@
-"""``make up``: Redis, migrations, the three services, the decision workers and each service's
-background process (outbox relay, sweeper, event consumers), in the foreground. Prints a line
-with ``ready`` once every service answers ``/readyz``; Ctrl-C stops everything it started.
+"""``make up``: Redis, migrations, the three services, the decision workers, each service's
+background process (outbox relay, sweeper, event consumers) and Flower, in the foreground.
+Prints a line with ``ready`` once every service answers ``/readyz`` (registration's counts its
+decision workers' heartbeats); a process that exits is started again after a back-off (see
+:mod:`devstack.supervise`), and ``VAR_DIR/up.json`` lists each process's name and pid.
+Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,10 +20,12 @@ from pathlib import Path
 import httpx
 
 from devstack.redis_server import RedisServer
+from devstack.supervise import Supervisor
 
 ROOT = Path(__file__).resolve().parents[4]
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 DECISION_WORKERS = int(os.environ.get("DECISION_WORKERS", 2))
+FLOWER_PORT = int(os.environ.get("FLOWER_PORT", 5555))
 
 # The registration web holds one Server-Sent Events stream per watching student: gevent
 # workers keep each as a cheap greenlet, so open streams never take the threads that accept
@@ -46,7 +50,7 @@ class Service:
     package: str
     port: int
     server_model: list[str]
-    background: list[list[str]] = field(default_factory=list)
+    background: dict[str, list[str]] = field(default_factory=dict)  # name -> python -m args
 
     @property
     def database_url(self) -> str:
@@ -96,9 +100,9 @@ SERVICES = [
         "registration_service",
         int(os.environ.get("REGISTRATION_PORT", 8001)),
         GEVENT,
-        background=[
-            *(
-                [
+        background={
+            **{
+                f"registration-worker-{i}": [
                     "registration_service.worker.run",
                     "--index",
                     str(i),
@@ -106,44 +110,66 @@ SERVICES = [
                     str(DECISION_WORKERS),
                 ]
                 for i in range(DECISION_WORKERS)
-            ),
-            ["registration_service.worker.relay"],
-        ],
+            },
+            "registration-relay": ["registration_service.worker.relay"],
+            # Flower watches the registration broker (the one Redis); local use, no login.
+            "flower": [
+                "celery",
+                "-A",
+                "registration_service.worker.celery_app",
+                "flower",
+                f"--port={FLOWER_PORT}",
+                "--address=127.0.0.1",
+            ],
+        },
     ),
     Service(
         "profile",
         "profile_service",
         int(os.environ.get("PROFILE_PORT", 8002)),
         THREADS,
-        background=[["profile_service.worker.relay"]],
+        background={"profile-relay": ["profile_service.worker.relay"]},
     ),
     Service(
         "lottery",
         "lottery_service",
         int(os.environ.get("LOTTERY_PORT", 8003)),
         THREADS,
-        background=[
-            LOTTERY_WORKER,
-            ["lottery_service.worker.relay"],
-        ],
+        background={
+            "lottery-worker": LOTTERY_WORKER,
+            "lottery-relay": ["lottery_service.worker.relay"],
+        },
     ),
 ]
 
 
-def _spawn(command: list[str], service: Service, redis_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": service.database_url, "REDIS_URL": redis_url}
-    # Its own process group: stopped whole, forked workers included.
-    return subprocess.Popen(command, env=env, start_new_session=True)
+def _metrics_dir(service: Service) -> Path:
+    """One directory per service, shared by its web, workers and relay: the web's /metrics
+    adds up every process of the service (prometheus-client's multiprocess mode)."""
+    return VAR / "metrics" / service.name
 
 
-def _start_processes(redis_url: str) -> list[subprocess.Popen[bytes]]:
-    processes = []
+def _env(service: Service, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": service.database_url,
+        "REDIS_URL": redis_url,
+        # Ready means someone decides requests: registration's /readyz asks for a heartbeat.
+        "REQUIRE_WORKER_HEARTBEAT": "true",
+        "PROMETHEUS_MULTIPROC_DIR": str(_metrics_dir(service)),
+    }
+
+
+def _start_processes(supervisor: Supervisor, redis_url: str) -> None:
     for service in SERVICES:
         import_module(f"{service.package}.migrate").upgrade(service.database_url)
-        processes.append(_spawn(service.web_command(), service, redis_url))
-        for module_args in service.background:
-            processes.append(_spawn([sys.executable, "-m", *module_args], service, redis_url))
-    return processes
+        metrics = _metrics_dir(service)
+        shutil.rmtree(metrics, ignore_errors=True)  # counts of an earlier run are not this one's
+        metrics.mkdir(parents=True)
+        env = _env(service, redis_url)
+        supervisor.start(f"{service.name}-web", service.web_command(), env)
+        for name, module_args in service.background.items():
+            supervisor.start(name, [sys.executable, "-m", *module_args], env)
 
 
 def _is_ready(service: Service) -> bool:
@@ -154,34 +180,17 @@ def _is_ready(service: Service) -> bool:
         return False
 
 
-def _wait_ready(processes: list[subprocess.Popen[bytes]], timeout: float = 90) -> None:
+def _wait_ready(supervisor: Supervisor, timeout: float = 90) -> None:
+    """Every service answers ``/readyz``; processes that exit meanwhile are restarted."""
     deadline = time.monotonic() + timeout
     pending = list(SERVICES)
     while pending:
+        supervisor.tend()
         pending = [service for service in pending if not _is_ready(service)]
-        if any(p.poll() is not None for p in processes):
-            raise RuntimeError("a process exited during start-up; see its output above")
         if pending and time.monotonic() > deadline:
             names = ", ".join(s.name for s in pending)
             raise TimeoutError(f"not ready after {timeout:.0f}s: {names}")
         time.sleep(0.2)
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
-
-
-def _stop(processes: list[subprocess.Popen[bytes]], redis: RedisServer) -> None:
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-    redis.stop()
 
 
 def main() -> None:
@@ -191,20 +200,21 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     redis = RedisServer(VAR / "redis", port=int(os.environ.get("REDIS_PORT", 6379))).start()
-    processes: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor(state_file=VAR / "up.json")
     try:
-        processes = _start_processes(redis.url)
-        _wait_ready(processes)
+        _start_processes(supervisor, redis.url)
+        _wait_ready(supervisor)
         urls = "  ".join(f"{s.name}=http://127.0.0.1:{s.port}" for s in SERVICES)
-        print(f"ready: {urls}  redis={redis.url}  (Ctrl-C stops everything)", flush=True)
-        while all(p.poll() is None for p in processes):
+        flower = f"flower=http://127.0.0.1:{FLOWER_PORT}"
+        print(f"ready: {urls}  {flower}  redis={redis.url}  (Ctrl-C stops everything)", flush=True)
+        while True:
+            supervisor.tend()
             time.sleep(0.5)
-        print("a process exited; stopping everything", file=sys.stderr)
-        sys.exit(1)
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
     finally:
-        _stop(processes, redis)
+        supervisor.stop()
+        redis.stop()
         print("stopped", flush=True)
 
 

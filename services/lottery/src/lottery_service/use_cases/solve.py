@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lottery_service.domain.check import violations
 from lottery_service.domain.optimizer import lp_bounds, optimise
 from lottery_service.domain.stats import lottery_stats
+from lottery_service.metrics import record_run
 from lottery_service.use_cases.runs import claim, fail, finish, get_run, lottery_input, set_phase
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ def solve_run(sessions: sessionmaker[Session], run_id: int) -> str | None:
         lottery = lottery_input(session, run)
         time_limit = run.time_limit_seconds
         set_phase(session, taken, f"solving ({len(lottery.students)} students)")
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
         result = optimise(lottery, time_limit=time_limit)
         with sessions.begin() as session:
             set_phase(session, taken, "checking and measuring")
@@ -47,11 +48,14 @@ def solve_run(sessions: sessionmaker[Session], run_id: int) -> str | None:
         log.exception("lottery run %d failed", run_id)
         with sessions.begin() as session:
             fail(session, taken, f"{type(exc).__name__}: {exc}")
+        record_run("failed", time.perf_counter() - started)
         return "failed"
     with sessions.begin() as session:
         if not finish(session, taken, result, stats):
             log.warning("lottery run %d: a newer attempt owns it; result dropped", run_id)
+            record_run("dropped", time.perf_counter() - started)
             return None
+    record_run("done", time.perf_counter() - started, stats)
     log.info(
         "lottery run %d done: %d enrollments, %s",
         run_id,

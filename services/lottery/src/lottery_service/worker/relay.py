@@ -15,6 +15,7 @@ from datetime import timedelta
 from servicekit.background import apply_event_batches, run_forever
 from servicekit.events import StreamConsumer
 from servicekit.logging_setup import configure_logging
+from servicekit.metrics import serve_metrics_if_asked
 from servicekit.outbox import relay_outbox
 
 from lottery_service import events
@@ -47,6 +48,7 @@ def resend_stale_runs() -> int:
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "lottery-relay")
+    serve_metrics_if_asked()
     name = socket.gethostname()
     catalog = StreamConsumer(res.redis, events.CATALOG_STREAM, CONSUMER_GROUP, name)
     profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)

@@ -12,6 +12,7 @@ import redis
 from servicekit.background import apply_events, run_forever
 from servicekit.events import StreamConsumer, StreamPublisher
 from servicekit.logging_setup import configure_logging
+from servicekit.metrics import serve_metrics_if_asked
 from servicekit.outbox import relay_outbox
 
 from profile_service.adapters.db import make_session_factory
@@ -26,6 +27,7 @@ CONSUMER_GROUP = "profile"
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, "profile-relay")
+    serve_metrics_if_asked()
     engine, sessions = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client)

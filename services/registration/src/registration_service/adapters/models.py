@@ -244,6 +244,9 @@ class RegistrationRequestRow(Base):
     ``origin`` names the admin process that placed a request for the student (``lottery-run:17``,
     ``lottery-revert:17``); None for the student's own. ``starts_at``, when set, is the start
     date of the registration an enroll writes, and the one a drop expires.
+
+    ``correlation_id`` is the id of the web request that submitted it (its ``X-Request-ID``), or
+    of the lottery event that placed it; its outcome event and the decision's log line carry it.
     """
 
     __tablename__ = "registration_requests"
@@ -278,6 +281,7 @@ class RegistrationRequestRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     origin: Mapped[str | None] = mapped_column(String(64))
     starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class OpeningRow(Base):

@@ -6,10 +6,14 @@ import redis
 from flask import Flask
 from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
+from servicekit.flask_health import NotReady, add_readiness_check
+from servicekit.flask_metrics import add_scrape_collectors
 
+from registration_service import metrics
 from registration_service.adapters.db import make_session_factory
 from registration_service.api import catalog, constraints, queries, registration_types, requests
 from registration_service.api.schemas import RegistrationTypeSchema
+from registration_service.heartbeat import TTL_SECONDS, a_worker_is_alive
 from registration_service.intake import RequestIntake
 from registration_service.messaging import Doorbells, make_celery
 from registration_service.settings import RegistrationSettings, get_settings
@@ -27,6 +31,8 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
 
     app, api = create_service_app(__name__, "Registration service", settings, engine, redis_client)
     install_sessions(app, sessions)
+    partitions = settings.decision_partitions
+    add_scrape_collectors(app, metrics.scrape_collectors(engine, redis_client, partitions))
     app.extensions["registration.settings"] = settings
     streams = redis.Redis.from_url(settings.redis_url)  # outcome streams block: no timeout
     doorbells = Doorbells(make_celery(settings), redis_client, settings)
@@ -38,4 +44,12 @@ def create_app(settings: RegistrationSettings | None = None) -> Flask:
         api.register_blueprint(blueprint)
     api.register_blueprint(constraints.blp)
     api.spec.components.schema("RegistrationType", schema=RegistrationTypeSchema)
+    if settings.require_worker_heartbeat:
+        add_readiness_check(app, "workers", lambda: _require_a_worker(redis_client))
     return app
+
+
+def _require_a_worker(redis_client: redis.Redis) -> None:
+    """Requests are accepted without a worker but nobody decides them: not ready."""
+    if not a_worker_is_alive(redis_client):
+        raise NotReady(f"no decision worker has reported in {TTL_SECONDS} s")

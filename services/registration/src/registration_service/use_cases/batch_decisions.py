@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from servicekit.logging_setup import NO_CORRELATION
 from servicekit.outbox import outbox_rows
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
@@ -223,7 +224,8 @@ def _write(session: Session, writes: _Writes) -> None:
     rows = []
     for decided in writes.decided:
         streams = (events.OUTCOMES_STREAM, events.student_stream(decided.student_id))
-        rows += outbox_rows(streams, events.outcome_decided.event(decided))
+        cid = decided.correlation_id or NO_CORRELATION  # the request's, not the worker's
+        rows += outbox_rows(streams, events.outcome_decided.event(decided, correlation_id=cid))
     run(OUTBOX_INSERT, rows)
     if writes.members:
         # Last: the program row is the one lock every partition shares; hold it only to commit.

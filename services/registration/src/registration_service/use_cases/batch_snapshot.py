@@ -57,6 +57,7 @@ class QueuedEnroll:
     waitlist: bool
     origin: str | None = None
     starts_at: datetime | None = None
+    correlation_id: str | None = None  # the submitting request's X-Request-ID
 
 
 @dataclass

@@ -20,6 +20,7 @@ so one bad request never holds up its partition.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -30,9 +31,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.domain.model import Action, RequestStatus
+from registration_service.metrics import DECISION_BATCH_SECONDS, record_decision
 from registration_service.use_cases.batch_decisions import BatchRefused, decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import RETRYABLE_SQLSTATES
+from registration_service.use_cases.outcomes import log_decided
 from registration_service.use_cases.requests import decide, give_up
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ QUEUED = (
         _queued.waitlist,
         _queued.origin,
         _queued.starts_at,
+        _queued.correlation_id,
+        _queued.created_at,
     )
     .where(
         _queued.status == RequestStatus.QUEUED, _queued.decision_partition == bindparam("partition")
@@ -137,6 +142,8 @@ def _run_batch(
     Unless the attempt is DECIDED, the transaction was rolled back. A database that is gone
     (OperationalError) is raised: the task retries later."""
     read, head = 0, []
+    lines: list[tuple[str, str | None, str, str | None]] = []  # logged once committed
+    started = time.perf_counter()
     try:
         with session.begin():
             lock_partition(session, partition)
@@ -146,7 +153,9 @@ def _run_batch(
             if not head:
                 return 0, [], Attempt.DECIDED
             if one_at_a_time or head[0].action != Action.ENROLL:
-                decide(session, head[0].id)
+                row = decide(session, head[0].id)
+                if row is not None:
+                    lines.append((row.id, row.correlation_id, row.status, row.reason))
             else:
                 batch = [
                     QueuedEnroll(
@@ -157,10 +166,12 @@ def _run_batch(
                         r.waitlist,
                         origin=r.origin,
                         starts_at=r.starts_at,
+                        correlation_id=r.correlation_id,
                     )
                     for r in head
                 ]
-                decide_enrollments(session, batch, datetime.now(UTC))
+                decided = decide_enrollments(session, batch, datetime.now(UTC))
+                lines += [(d.id, d.correlation_id, d.status, d.reason) for d in decided]
     except (BatchRefused, IntegrityError) as exc:
         log.info("batch of %d refused: %s", len(head), exc)
         return read, head, Attempt.REFUSED
@@ -175,10 +186,29 @@ def _run_batch(
     except Exception:  # DecisionRetriesExhausted included: alone, under the lock, it is no race
         log.exception("batch of %d failed", len(head))
         return read, head, Attempt.FAILED
+    for line in lines:
+        log_decided(*line)
+    _count_decided(head, lines, started)
     return read, head, Attempt.DECIDED
 
 
+def _count_decided(
+    head: list, lines: list[tuple[str, str | None, str, str | None]], started: float
+) -> None:
+    """Metrics of a committed batch: its time, and each decision with its time since the 202."""
+    DECISION_BATCH_SECONDS.observe(time.perf_counter() - started)
+    created = {row.id: row.created_at for row in head}
+    now = datetime.now(UTC)
+    for request_id, _, status, reason in lines:
+        record_decision(status, reason, created.get(request_id), now)
+
+
 def _give_up(sessions: sessionmaker[Session], partition: int, request_id: str) -> None:
-    with sessions() as session, session.begin():
-        lock_partition(session, partition)
-        give_up(session, request_id)
+    with sessions() as session:
+        with session.begin():
+            lock_partition(session, partition)
+            row = give_up(session, request_id)
+            line = None if row is None else (row.id, row.correlation_id, row.status, row.reason)
+        if line:
+            log_decided(*line)
+            record_decision(line[2], line[3])

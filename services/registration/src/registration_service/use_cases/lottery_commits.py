@@ -26,6 +26,7 @@ from typing import Any
 
 from servicekit.background import read_unapplied
 from servicekit.events import Event
+from servicekit.logging_setup import sane_request_id
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,7 +54,11 @@ def handle_lottery_event(session: Session, event: Event, *, partitions: int) -> 
     if read is None:
         return None
     spec, payload = read
-    news = lottery_requests(session, payload, committed=spec is events.lottery_run_committed)
+    committed = spec is events.lottery_run_committed
+    # The requests it places carry the lottery event's id (that of the web request that ran
+    # the lottery), or none.
+    cid = sane_request_id(event.correlation_id)
+    news = lottery_requests(session, payload, committed=committed, correlation_id=cid)
     if not news:
         return set()
     rung: set[int] = set()
@@ -66,7 +71,11 @@ def handle_lottery_event(session: Session, event: Event, *, partitions: int) -> 
 
 
 def lottery_requests(
-    session: Session, payload: Mapping[str, Any], *, committed: bool
+    session: Session,
+    payload: Mapping[str, Any],
+    *,
+    committed: bool,
+    correlation_id: str | None = None,
 ) -> list[NewRequest]:
     """One request per assignment whose section is in the run's program, in the order given."""
     run_id, program_id = payload["run_id"], payload["program_id"]
@@ -100,6 +109,7 @@ def lottery_requests(
             idempotency_key=f"lottery-{kind}-{run_id}-section-{section_id}",
             origin=f"lottery-{kind}:{run_id}",
             starts_at=payload["starts_at"],
+            correlation_id=correlation_id,
         )
         for student_id, section_id in wanted
         if section_id in known

@@ -4,11 +4,13 @@ one request at a time) decided them. Their events' payload is
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from servicekit.logging_setup import NO_CORRELATION
 from servicekit.outbox import add_to_outbox
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,8 @@ from registration_service import events
 from registration_service.adapters.models import outbox
 from registration_service.domain.model import ENROLLED, RequestStatus
 from registration_service.domain.rules import Decision
+
+decisions_log = logging.getLogger("registration_service.decisions")
 
 
 def outcome_fields(decision: Decision) -> dict[str, Any]:
@@ -53,6 +57,7 @@ class _Request(Protocol):
     student_id: int
     section_id: int
     origin: str | None
+    correlation_id: str | None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class DecidedRequest:
     verb: str | None
     decided_at: datetime | None
     origin: str | None
+    correlation_id: str | None = None  # the request's (see RegistrationRequestRow)
 
     @classmethod
     def of(
@@ -85,6 +91,7 @@ class DecidedRequest:
             from_section_id=None,
             decided_at=when,
             origin=request.origin,
+            correlation_id=request.correlation_id,
             **outcome_fields(decision),
         )
 
@@ -97,3 +104,22 @@ class DecidedRequest:
             "b_verb": self.verb,
             "b_when": self.decided_at,
         }
+
+
+def log_decided(
+    request_id: str, correlation_id: str | None, status: str, reason: str | None
+) -> None:
+    """The worker's line for one decision, once it is committed: ids, status and reason only
+    (never personal data); ``correlation_id`` is the submitting request's X-Request-ID."""
+    decisions_log.info(
+        "request %s %s%s",
+        request_id,
+        status,
+        f" ({reason})" if reason else "",
+        extra={
+            "request_id": request_id,
+            "correlation_id": correlation_id or NO_CORRELATION,
+            "status": status,
+            "reason": reason,
+        },
+    )

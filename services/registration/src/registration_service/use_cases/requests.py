@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from servicekit.logging_setup import NO_CORRELATION, current_correlation_id
 from servicekit.outbox import add_to_outbox
 from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -50,6 +51,9 @@ class NewRequest:
     # Chosen once, so storing it again (the first commit's answer was lost with its connection)
     # finds the row already there instead of storing it twice.
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The id of the web request that submitted it (its X-Request-ID), taken where it is built:
+    # the group commit may store it from another thread. Its outcome event carries it.
+    correlation_id: str | None = field(default_factory=current_correlation_id)
 
     @property
     def key(self) -> tuple[int, str | None]:
@@ -190,6 +194,7 @@ def submit_many(
             "decision_partition": decision_partition(new.section_id, partitions),
             "created_at": new.received_at,
             "enqueued_at": new.received_at,
+            "correlation_id": new.correlation_id,
         }
         for new in news
     ]
@@ -258,13 +263,17 @@ def decide(
     return row
 
 
-def give_up(session: Session, request_id: str, when: datetime | None = None) -> None:
+def give_up(
+    session: Session, request_id: str, when: datetime | None = None
+) -> RegistrationRequestRow | None:
     """End a queued request ``rejected`` / ``decision_failed``: its decision keeps failing, and
-    the requests behind it in its partition must not wait for a fix."""
+    the requests behind it in its partition must not wait for a fix. None when it is unknown or
+    already decided."""
     row = _locked_if_queued(session, request_id)
     if row is not None:
         failed = Outcome(Decision.reject(Reason.DECISION_FAILED))
         _record(session, row, failed, when or datetime.now(UTC))
+    return row
 
 
 def _locked_if_queued(session: Session, request_id: str) -> RegistrationRequestRow | None:
@@ -320,7 +329,8 @@ def _record(
     row.decided_at = when
     session.flush()
     streams = (events.OUTCOMES_STREAM, events.student_stream(row.student_id))
-    add_to_outbox(session, outbox, streams, events.outcome_decided.event(row))
+    cid = row.correlation_id or NO_CORRELATION  # the request's, not the worker's context
+    add_to_outbox(session, outbox, streams, events.outcome_decided.event(row, correlation_id=cid))
     if outcome and outcome.promoted_student_ids:
         switched = row.action == Action.SWITCH and row.from_section_id is not None
         freed = row.from_section_id if switched and row.from_section_id else row.section_id

@@ -17,12 +17,14 @@ from datetime import timedelta
 from servicekit.background import apply_events, run_forever
 from servicekit.events import Event, StreamConsumer
 from servicekit.logging_setup import configure_logging
+from servicekit.metrics import serve_metrics_if_asked
 from servicekit.outbox import relay_outbox
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import outbox
 from registration_service.events import LOTTERY_STREAM, PROFILES_STREAM
 from registration_service.messaging import decision_queue
+from registration_service.metrics import SWEEPER_RESENDS
 from registration_service.use_cases.lottery_commits import handle_lottery_event
 from registration_service.use_cases.opening import release_due
 from registration_service.use_cases.profiles import handle_profile_event
@@ -50,6 +52,7 @@ def sweep_once() -> int:
         mark_swept(session, silent, older_than)  # rung now; not again for a while
     for partition in silent:
         res.doorbells.ring_anyway(partition)
+    SWEEPER_RESENDS.inc(len(silent))
     if silent:
         log.warning("rang partitions %s: they hold requests queued too long", silent)
     return len(silent)
@@ -87,6 +90,7 @@ def apply_lottery_events(consumer: StreamConsumer, res: Resources) -> int:
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "registration-relay")
+    serve_metrics_if_asked()
     profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
     lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
     next_sweep = 0.0
