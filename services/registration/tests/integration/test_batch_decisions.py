@@ -14,11 +14,6 @@ from datetime import timedelta
 import pytest
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
-    ProgramRow,
-    RegistrationRequestRow,
-    SectionRow,
-    StudentRegistrationRow,
-    TimeslotOccupancyRow,
     outbox,
 )
 from registration_service.events import OUTCOME_DECIDED as OUTCOME_EVENT
@@ -27,6 +22,7 @@ from registration_service.use_cases.decisions import enroll
 from registration_service.use_cases.drain import drain_partition
 from registration_testkit import T0, CatalogBuilder
 from sqlalchemy import func, select
+from twin_kit import outcomes, seats_state, submit_all
 
 PARTITIONS = 1  # one partition: the whole scenario drains in commit order
 
@@ -82,54 +78,12 @@ def build_scenario(sessions, seed: int) -> list[requests.NewRequest]:
     ]
 
 
-def submit_all(sessions, news) -> list[str]:
-    with sessions() as session, session.begin():
-        return [requests.submit(session, new, partitions=PARTITIONS).id for new in news]
-
-
-def outcomes(sessions, ids):
-    with sessions() as session:
-        rows = {
-            row.id: (row.status, row.reason, row.verb)
-            for row in session.scalars(
-                select(RegistrationRequestRow).where(RegistrationRequestRow.id.in_(ids))
-            )
-        }
-    return [rows[i] for i in ids]
-
-
-def seats_state(sessions):
-    """Everything a decision leaves behind, in a form two databases can be compared by."""
-    with sessions() as session:
-        registrations = sorted(
-            session.execute(
-                select(
-                    StudentRegistrationRow.student_id,
-                    StudentRegistrationRow.section_id,
-                    StudentRegistrationRow.type_id,
-                    StudentRegistrationRow.active,
-                    StudentRegistrationRow.holds_seat,
-                )
-            ).all()
-        )
-        counts = sorted(session.execute(select(SectionRow.id, SectionRow.enrolled_count)).all())
-        occupied = sorted(
-            session.execute(
-                select(TimeslotOccupancyRow.student_id, TimeslotOccupancyRow.timeslot_id).where(
-                    TimeslotOccupancyRow.released_at.is_(None)
-                )
-            ).all()
-        )
-        students = session.scalar(select(ProgramRow.student_count))
-    return registrations, counts, occupied, students
-
-
 @pytest.mark.parametrize("seed", range(12))
 def test_batches_decide_exactly_as_one_at_a_time(twin_databases, seed):
     (_, single), (_, batched) = twin_databases
     ids = {}
     for name, sessions in (("single", single), ("batched", batched)):
-        ids[name] = submit_all(sessions, build_scenario(sessions, seed))
+        ids[name] = submit_all(sessions, build_scenario(sessions, seed), PARTITIONS)
     for request_id in ids["single"]:
         with single() as session, session.begin():
             requests.decide(session, request_id, when=T0 + timedelta(hours=1))
@@ -172,5 +126,5 @@ def test_the_first_k_requests_by_commit_order_get_the_k_seats(twin_databases):
         ids += submit_all(sessions, [new])
     drained = drain_partition(sessions, 0, batch_size=4, max_batches=10)
     assert drained.batches == 3  # batches of four: larger than one
-    statuses = [status for status, _, _ in outcomes(sessions, ids)]
+    statuses = [status for status, *_ in outcomes(sessions, ids)]
     assert statuses == ["accepted"] * 5 + ["rejected"] * 7

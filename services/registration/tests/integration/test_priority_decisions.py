@@ -12,7 +12,6 @@ import pytest
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
     ProgramRow,
-    RegistrationRequestRow,
     SectionRow,
     StudentRegistrationRow,
     TimeslotOccupancyRow,
@@ -24,6 +23,7 @@ from registration_service.use_cases.decisions import drop, enroll
 from registration_service.use_cases.drain import drain_partition
 from registration_testkit import T0, CatalogBuilder
 from sqlalchemy import func, select
+from twin_kit import outcomes, seats_state
 
 LATER = T0 + timedelta(hours=1)
 
@@ -154,31 +154,6 @@ def build_scenario(sessions, seed: int) -> list[requests.NewRequest]:
     ]
 
 
-def state(sessions, ids):
-    with sessions() as session:
-        rows = {
-            row.id: (row.status, row.reason, row.verb, row.message)
-            for row in session.scalars(
-                select(RegistrationRequestRow).where(RegistrationRequestRow.id.in_(ids))
-            )
-        }
-        registrations = sorted(
-            session.execute(
-                select(
-                    StudentRegistrationRow.student_id,
-                    StudentRegistrationRow.section_id,
-                    StudentRegistrationRow.type_id,
-                    StudentRegistrationRow.active,
-                    StudentRegistrationRow.holds_seat,
-                )
-            ).all()
-        )
-        counts = sorted(session.execute(select(SectionRow.id, SectionRow.enrolled_count)).all())
-        occupied = session.scalar(select(func.count()).select_from(TimeslotOccupancyRow))
-        students = session.scalar(select(ProgramRow.student_count))
-    return [rows[i] for i in ids], registrations, counts, occupied, students
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_batches_decide_priorities_exactly_as_one_at_a_time(twin_databases, seed):
     single, batched = twin_databases
@@ -192,9 +167,10 @@ def test_batches_decide_priorities_exactly_as_one_at_a_time(twin_databases, seed
             requests.decide(session, request_id, when=LATER)
     drained = drain_partition(batched, 0, batch_size=7, max_batches=100)
     assert drained.decided == 60 and not drained.more
-    expected, got = state(single, ids["single"]), state(batched, ids["batched"])
-    assert got == expected
-    assert any(verb and verb.startswith("Priority/") for *_, verb, _ in expected[0])
+    expected = outcomes(single, ids["single"])
+    assert outcomes(batched, ids["batched"]) == expected
+    assert seats_state(batched) == seats_state(single)
+    assert any(verb and verb.startswith("Priority/") for *_, verb, _ in expected)
 
 
 def test_two_choices_of_one_student_in_one_batch_get_1_and_2(twin_databases):
@@ -218,7 +194,8 @@ def test_two_choices_of_one_student_in_one_batch_get_1_and_2(twin_databases):
         ids = [requests.submit(session, new, partitions=1).id for new in news]
     drained = drain_partition(sessions, 0, batch_size=10, max_batches=10)
     assert drained.decided == 3 and drained.batches == 1
-    decided, registrations, counts, occupied, students = state(sessions, ids)
+    decided = outcomes(sessions, ids)
+    registrations, counts, occupied, students = seats_state(sessions)
     assert [(status, reason, verb) for status, reason, verb, _ in decided] == [
         ("accepted", None, "Priority/1"),
         ("accepted", None, "Priority/2"),
@@ -226,7 +203,7 @@ def test_two_choices_of_one_student_in_one_batch_get_1_and_2(twin_databases):
     ]
     assert decided[2][3] == "You may choose up to 2 classes per timeslot."
     assert [holds for *_, holds in registrations] == [False, False]
-    assert (counts, occupied, students) == ([(s, 0) for s in sections], 0, 0)
+    assert (counts, occupied, students) == ([(s, 0) for s in sections], [], 0)
     with sessions() as session:
         bodies = session.scalars(
             select(outbox.c.body).where(

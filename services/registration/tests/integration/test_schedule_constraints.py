@@ -11,11 +11,8 @@ from datetime import timedelta
 import pytest
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
-    ProgramRow,
-    RegistrationRequestRow,
     SectionRow,
     StudentRegistrationRow,
-    TimeslotOccupancyRow,
 )
 from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.domain.reasons import Reason
@@ -25,6 +22,7 @@ from registration_service.use_cases.drain import drain_partition
 from registration_service.use_cases.lunch import LUNCH_CAPACITY, add_lunch
 from registration_testkit import T0, CatalogBuilder
 from sqlalchemy import select
+from twin_kit import outcomes, seats_state, submit_all
 
 LABEL = "Take a lunch period"
 BROKEN = "This would break a rule of the program: Take a lunch period."
@@ -231,46 +229,6 @@ def constrained_scenario(sessions, seed: int) -> list[requests.NewRequest]:
     ]
 
 
-def submit_all(sessions, news, partitions=1):
-    with sessions() as session, session.begin():
-        return [requests.submit(session, new, partitions=partitions).id for new in news]
-
-
-def outcomes(sessions, ids):
-    with sessions() as session:
-        rows = {
-            row.id: (row.status, row.reason, row.message)
-            for row in session.scalars(
-                select(RegistrationRequestRow).where(RegistrationRequestRow.id.in_(ids))
-            )
-        }
-    return [rows[i] for i in ids]
-
-
-def seats_state(sessions):
-    with sessions() as session:
-        registrations = sorted(
-            session.execute(
-                select(
-                    StudentRegistrationRow.student_id,
-                    StudentRegistrationRow.section_id,
-                    StudentRegistrationRow.type_id,
-                    StudentRegistrationRow.active,
-                )
-            ).all()
-        )
-        counts = sorted(session.execute(select(SectionRow.id, SectionRow.enrolled_count)).all())
-        occupied = sorted(
-            session.execute(
-                select(TimeslotOccupancyRow.student_id, TimeslotOccupancyRow.timeslot_id).where(
-                    TimeslotOccupancyRow.released_at.is_(None)
-                )
-            ).all()
-        )
-        students = session.scalar(select(ProgramRow.student_count))
-    return registrations, counts, occupied, students
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_batches_keep_the_constraints_exactly_as_one_at_a_time(twin_sessions, seed):
     single, batched = twin_sessions["single"], twin_sessions["batched"]
@@ -285,7 +243,7 @@ def test_batches_keep_the_constraints_exactly_as_one_at_a_time(twin_sessions, se
     assert seats_state(batched) == seats_state(single)
     batched_refusals = [
         new.action
-        for new, (_, reason, _) in zip(news["batched"], decided, strict=True)
+        for new, (_, reason, *_) in zip(news["batched"], decided, strict=True)
         if reason == Reason.CONSTRAINT_FAILED
     ]
     assert "enroll" in batched_refusals  # the batches themselves refused some
@@ -317,7 +275,9 @@ def test_two_partitions_one_after_the_other_accept_one_of_the_two(sessions):
     ids, partitions = two_partitions(sessions)
     for partition in reversed(partitions):
         drain_partition(sessions, partition, batch_size=10, max_batches=5)
-    assert outcomes(sessions, ids) == [
+    assert [
+        (status, reason, message) for status, reason, _, message in outcomes(sessions, ids)
+    ] == [
         ("rejected", "constraint_failed", BROKEN),
         ("accepted", None, "You are enrolled in this section."),
     ]
@@ -336,5 +296,5 @@ def test_two_partitions_at_once_accept_one_of_the_two(sessions):
         thread.start()
     for thread in threads:
         thread.join()
-    statuses = sorted(status for status, _, _ in outcomes(sessions, ids))
+    statuses = sorted(status for status, *_ in outcomes(sessions, ids))
     assert statuses == ["accepted", "rejected"]
