@@ -76,6 +76,14 @@ def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path
             if line.startswith("registration_decisions_total{") and 'outcome="accepted"' in line
         ]
         assert sum(accepted) >= 6, metrics  # the warm-up and the five after the kill
+        # A restart is a new series: two deciders started, one killed, one started again.
+        deciders = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("service_process_start_time_seconds{")
+            and 'process="registration-decider"' in line
+        ]
+        assert len(deciders) == 3, deciders
         flower = _retry_until(
             lambda: _get(f"http://127.0.0.1:{ports['FLOWER_PORT']}/healthcheck"),
             lambda response: response is not None and response.status_code == 200,

@@ -99,10 +99,11 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
 
 def test_a_process_without_a_web_serves_its_metrics_when_asked(monkeypatch):
     monkeypatch.delenv(METRICS_PORT_ENV, raising=False)
-    assert serve_metrics_if_asked() is None
+    assert serve_metrics_if_asked("test-relay") is None
     port = free_port()
     monkeypatch.setenv(METRICS_PORT_ENV, str(port))
-    assert serve_metrics_if_asked() == port
+    assert serve_metrics_if_asked("test-relay") == port
     wait_for_port(port)
     answer = httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert answer.status_code == 200 and "metrics_collector_failures_total" in answer.text
+    assert 'service_process_start_time_seconds{process="test-relay"}' in answer.text

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import Counter, Histogram
 from prometheus_client.registry import Collector
 
-from servicekit.metrics import CONTENT_TYPE, exposition
+from servicekit.metrics import CONTENT_TYPE, exposition, mark_process_started
 
 COLLECTORS = "servicekit.metrics.collectors"
 METRICS_ENDPOINT = "metrics.metrics"
@@ -35,6 +35,7 @@ def install_metrics(app: Flask) -> None:
     """Time every request (install before auth, so refusals are timed too) and serve
     ``/metrics``."""
     app.extensions[COLLECTORS] = []
+    mark_process_started(app.import_name.split(".")[0].removesuffix("_service") + "-web")
 
     @app.before_request
     def _start() -> None:

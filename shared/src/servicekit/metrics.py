@@ -28,6 +28,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     disable_created_metrics,
     generate_latest,
     start_http_server,
@@ -51,6 +52,20 @@ COLLECTOR_FAILURES = Counter(
     "Scrape-time collectors that raised (their metrics are missing from that scrape).",
     ["collector"],
 )
+
+
+PROCESS_STARTED = Gauge(
+    "service_process_start_time_seconds",
+    "When each process of the service started: a process restarted shows as a new series "
+    "(count by process, or changes() under a per-container scrape).",
+    ["process"],
+    multiprocess_mode="all",  # one series per pid, kept after the process exits
+)
+
+
+def mark_process_started(process: str) -> None:
+    """Record this process's start (``registration-relay``, ``registration-web``, ...)."""
+    PROCESS_STARTED.labels(process).set(time.time())
 
 
 def multiprocess_dir() -> str | None:
@@ -101,11 +116,12 @@ def exposition(collectors: Sequence[Collector] = ()) -> bytes:
 METRICS_PORT_ENV = "METRICS_PORT"
 
 
-def serve_metrics_if_asked() -> int | None:
-    """Serve this process's metrics on ``METRICS_PORT`` when it is set: for a worker or relay
-    that has no web of its own (under compose each container is scraped by itself; under
-    ``make up`` the web's /metrics already adds up the service's processes). The port, or None.
-    """
+def serve_metrics_if_asked(process: str) -> int | None:
+    """Record that ``process`` (a worker or relay, which has no web) started, and serve its
+    metrics on ``METRICS_PORT`` when that is set: under compose each container is scraped by
+    itself; under ``make up`` the web's /metrics already adds up the service's processes. The
+    port, or None."""
+    mark_process_started(process)
     port = os.environ.get(METRICS_PORT_ENV)
     if not port:
         return None

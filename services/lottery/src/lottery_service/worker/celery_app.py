@@ -25,4 +25,4 @@ def _json_lines(**_: Any) -> None:
 @worker_init.connect
 def _metrics(**_: Any) -> None:
     """Run durations and gaps on METRICS_PORT, when set (a container scraped by itself)."""
-    serve_metrics_if_asked()
+    serve_metrics_if_asked("lottery-worker")

@@ -48,7 +48,7 @@ def resend_stale_runs() -> int:
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "lottery-relay")
-    serve_metrics_if_asked()
+    serve_metrics_if_asked("lottery-relay")
     name = socket.gethostname()
     catalog = StreamConsumer(res.redis, events.CATALOG_STREAM, CONSUMER_GROUP, name)
     profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)

@@ -27,7 +27,7 @@ CONSUMER_GROUP = "profile"
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, "profile-relay")
-    serve_metrics_if_asked()
+    serve_metrics_if_asked("profile-relay")
     engine, sessions = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     publisher = StreamPublisher(client)

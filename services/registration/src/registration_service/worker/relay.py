@@ -90,7 +90,7 @@ def apply_lottery_events(consumer: StreamConsumer, res: Resources) -> int:
 def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "registration-relay")
-    serve_metrics_if_asked()
+    serve_metrics_if_asked("registration-relay")
     profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
     lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
     next_sweep = 0.0

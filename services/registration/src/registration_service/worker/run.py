@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging(loglevel, "registration-decider")
 
     setup_logging.connect(json_lines, weak=False)
-    serve_metrics_if_asked()
+    serve_metrics_if_asked("registration-decider")
     from registration_service.worker.celery_app import app
 
     app.worker_main(
