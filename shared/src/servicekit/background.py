@@ -46,6 +46,22 @@ def run_forever(cycles: list[Cycle], idle_sleep: float = 0.1, failure_sleep: flo
             time.sleep(idle_sleep)
 
 
+def every(seconds: float, cycle: Cycle) -> Cycle:
+    """``cycle`` at most once per ``seconds`` (a sweep), as its own cycle of
+    :func:`run_forever`: its failure is logged and retried without holding up the others."""
+    next_run = 0.0
+
+    def throttled() -> int:
+        nonlocal next_run
+        if time.monotonic() < next_run:
+            return 0
+        next_run = time.monotonic() + seconds
+        return cycle()
+
+    throttled.__name__ = getattr(cycle, "__name__", "cycle")
+    return throttled
+
+
 def apply_events(
     consumer: StreamConsumer,
     sessions: sessionmaker[Session],

@@ -27,7 +27,7 @@ from lottery_service.adapters.models import AssignmentRow, LotteryRunRow, outbox
 from lottery_service.domain.errors import Conflict
 from lottery_service.domain.model import CommitOutcome, RunStatus
 from lottery_service.use_cases.priority_registrations import apply_priority_registrations
-from lottery_service.use_cases.runs import commit_summary, get_run
+from lottery_service.use_cases.runs import get_run
 
 log = logging.getLogger(__name__)
 
@@ -226,24 +226,43 @@ def _finish_if_decided(session: Session, run_id: int) -> None:
     now = datetime.now(UTC)
     stats = dict(run.stats or {})
     if run.status == RunStatus.COMMITTING:
-        stats["commit"] = commit_summary(session, run_id)
+        stats["commit"] = _summary(
+            session, run_id, AssignmentRow.outcome, AssignmentRow.reason, _COMMIT_KEYS
+        )
         run.status, run.decided_at = RunStatus.COMMITTED, now
     else:
-        stats["revert"] = _revert_summary(session, run_id)
+        stats["revert"] = _summary(
+            session, run_id, AssignmentRow.revert_outcome, AssignmentRow.revert_reason, _REVERT_KEYS
+        )
         run.status, run.reverted_at = RunStatus.REVERTED, now
     run.stats = stats
     log.info("lottery run %d is %s", run_id, run.status)
 
 
-def _revert_summary(session: Session, run_id: int) -> dict[str, Any]:
-    counts: dict[str, Any] = {"dropped": 0, "not_dropped": 0, "reasons": {}}
-    for outcome, reason, n in session.execute(
-        select(AssignmentRow.revert_outcome, AssignmentRow.revert_reason, func.count())
-        .where(AssignmentRow.run_id == run_id, AssignmentRow.revert_outcome.is_not(None))
-        .group_by(AssignmentRow.revert_outcome, AssignmentRow.revert_reason)
+_COMMIT_KEYS = {
+    CommitOutcome.ACCEPTED: "accepted",
+    CommitOutcome.REJECTED: "rejected",
+    CommitOutcome.PENDING: "pending",
+}
+_REVERT_KEYS = {
+    CommitOutcome.ACCEPTED: "dropped",
+    CommitOutcome.REJECTED: "not_dropped",
+    CommitOutcome.PENDING: "not_dropped",
+}
+
+
+def _summary(
+    session: Session, run_id: int, outcome: Any, reason: Any, keys: dict[CommitOutcome, str]
+) -> dict[str, Any]:
+    """The run's assignments counted by what registration decided (``keys`` names each
+    outcome in the stats), with the reasons of the refusals."""
+    counts: dict[str, Any] = dict.fromkeys(keys.values(), 0) | {"reasons": {}}
+    for decided, why, n in session.execute(
+        select(outcome, reason, func.count())
+        .where(AssignmentRow.run_id == run_id, outcome.is_not(None))
+        .group_by(outcome, reason)
     ).tuples():
-        key = "dropped" if outcome == CommitOutcome.ACCEPTED else "not_dropped"
-        counts[key] += n
-        if reason:
-            counts["reasons"][reason] = n
+        counts[keys[CommitOutcome(decided)]] += n
+        if why:
+            counts["reasons"][why] = counts["reasons"].get(why, 0) + n
     return counts

@@ -125,7 +125,7 @@ def set_priorities(
     kept = {t: list(classes) for t, classes in ranking.items() if classes}
     _replace_priorities(session, program_id, [student_id], _rows(program_id, student_id, kept))
     wanted = {c for classes in kept.values() for c in classes}
-    _add_stars(session, program_id, [(student_id, c) for c in sorted(wanted)])
+    add_stars(session, program_id, [(student_id, c) for c in sorted(wanted)])
     return get_priorities(session, program_id, student_id)
 
 
@@ -173,7 +173,7 @@ def import_preferences(
             .values(end_date=now)
             .execution_options(synchronize_session=False)
         )
-    _add_stars(session, program_id, sorted(wanted - current.keys()), now)
+    add_stars(session, program_id, sorted(wanted - current.keys()), now)
 
     rows = [
         {
@@ -229,7 +229,7 @@ def _replace_priorities(
         session.execute(insert(PriorityRow), rows)
 
 
-def _add_stars(
+def add_stars(
     session: Session,
     program_id: int,
     pairs: Sequence[tuple[int, int]],

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from lottery_service import events
 from lottery_service.adapters.models import PriorityRow, SectionRow
-from lottery_service.use_cases.interest import _add_stars
+from lottery_service.use_cases.interest import add_stars
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _rank(session: Session, section: SectionRow, student_id: int, rank: int) -> 
             }
         ],
     )
-    _add_stars(session, section.program_id, [(student_id, section.class_id)])
+    add_stars(session, section.program_id, [(student_id, section.class_id)])
 
 
 def _unrank(session: Session, section: SectionRow, student_id: int) -> None:

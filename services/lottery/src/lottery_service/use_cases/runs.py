@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lottery_service.adapters.models import (
@@ -260,17 +260,3 @@ def stale_runs(session: Session, queued_for: timedelta, grace: timedelta) -> lis
         run.enqueued_at = now
         stale.append(run.id)
     return stale
-
-
-def commit_summary(session: Session, run_id: int) -> dict[str, Any]:
-    """How many of the run's enrollments registration accepted and rejected, and why."""
-    counts: dict[str, Any] = {"accepted": 0, "rejected": 0, "pending": 0, "reasons": {}}
-    for outcome, reason, n in session.execute(
-        select(AssignmentRow.outcome, AssignmentRow.reason, func.count())
-        .where(AssignmentRow.run_id == run_id, AssignmentRow.outcome.is_not(None))
-        .group_by(AssignmentRow.outcome, AssignmentRow.reason)
-    ).tuples():
-        counts[outcome] = counts.get(outcome, 0) + n
-        if reason:
-            counts["reasons"][reason] = n
-    return counts

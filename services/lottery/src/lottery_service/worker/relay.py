@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 from datetime import timedelta
 
-from servicekit.background import apply_event_batches, run_forever
+from servicekit.background import apply_event_batches, every, run_forever
 from servicekit.events import StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.metrics import serve_metrics_if_asked
@@ -53,7 +52,6 @@ def main() -> None:
     catalog = StreamConsumer(res.redis, events.CATALOG_STREAM, CONSUMER_GROUP, name)
     profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)
     outcomes = StreamConsumer(res.redis, events.OUTCOMES_STREAM, CONSUMER_GROUP, name)
-    next_sweep = 0.0
 
     def publish_outbox() -> int:
         return relay_outbox(res.engine, outbox, res.publisher)
@@ -69,13 +67,7 @@ def main() -> None:
     def record_outcomes() -> int:
         return apply_event_batches(outcomes, res.sessions, apply_outcomes)
 
-    def sweep() -> int:
-        nonlocal next_sweep
-        if time.monotonic() < next_sweep:
-            return 0
-        next_sweep = time.monotonic() + res.settings.sweep_interval_seconds
-        return resend_stale_runs()
-
+    sweep = every(res.settings.sweep_interval_seconds, resend_stale_runs)
     run_forever([publish_outbox, learn_catalog, learn_grades, record_outcomes, sweep])
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 from datetime import timedelta
 
-from servicekit.background import apply_events, run_forever
+from servicekit.background import apply_events, every, run_forever
 from servicekit.events import Event, StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.metrics import serve_metrics_if_asked
@@ -93,17 +92,13 @@ def main() -> None:
     serve_metrics_if_asked("registration-relay")
     profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
     lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
-    next_sweep = 0.0
+    interval = res.settings.sweep_interval_seconds
 
     def publish_outbox() -> int:
         return relay_outbox(res.engine, outbox, res.publisher)
 
-    def sweep() -> int:
-        nonlocal next_sweep
-        if time.monotonic() < next_sweep:
-            return 0
-        next_sweep = time.monotonic() + res.settings.sweep_interval_seconds
-        return sweep_once()
+    def release_due_openings() -> int:
+        return len(release_openings(res))
 
     def apply_profile_events() -> int:
         return apply_events(profiles, res.sessions, handle_profile_event)
@@ -111,7 +106,17 @@ def main() -> None:
     def apply_lottery_commits() -> int:
         return apply_lottery_events(lottery, res)
 
-    run_forever([publish_outbox, sweep, apply_profile_events, apply_lottery_commits])
+    # Two sweeps, each its own cycle: a release that fails never stops the stale-request sweep,
+    # the safety net under every doorbell.
+    run_forever(
+        [
+            publish_outbox,
+            every(interval, release_due_openings),
+            every(interval, sweep_once),
+            apply_profile_events,
+            apply_lottery_commits,
+        ]
+    )
 
 
 if __name__ == "__main__":
