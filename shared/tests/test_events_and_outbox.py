@@ -2,9 +2,10 @@
 
 import pytest
 import redis
+from devstack.redis_server import RedisServer
 from servicekit.db import make_engine
 from servicekit.events import ENVELOPE_FIELD, Event, StreamConsumer, StreamPublisher
-from servicekit.outbox import add_to_outbox, define_outbox_table, relay_outbox
+from servicekit.outbox import OutboxRelay, add_to_outbox, define_outbox_table, relay_outbox
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
@@ -138,3 +139,68 @@ def test_publish_many_appends_in_order_in_one_round_trip(redis_server):
     bodies = [fields[ENVELOPE_FIELD.encode()] for _, fields in client.xrange("many.a")]
     assert bodies == [b'{"n": 1}', b'{"n": 3}']
     assert client.xlen("many.b") == 1
+
+
+def test_after_a_redis_crash_the_relay_publishes_again_only_what_redis_lost(tmp_path):
+    """A Redis of its own, killed with SIGKILL and started again on its data: the relay notices
+    the new run id and publishes again each recent event its stream no longer holds (one is
+    deleted to stand for the last second Redis lost), and nothing it still holds."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        engine = make_engine(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+        metadata = MetaData()
+        table = define_outbox_table(metadata)
+        metadata.create_all(engine)
+        events = [Event("test.thing.happened.v1", "test", {"n": n}) for n in range(4)]
+        with Session(engine) as session, session.begin():
+            for event in events[:3]:
+                add_to_outbox(session, table, "shared-stream", event)
+            add_to_outbox(session, table, ("shared-stream", "student-stream"), events[3])
+        relay = OutboxRelay(engine, table, StreamPublisher(client))
+        assert relay.recover() == 0  # its start-up check: everything is there
+        assert relay.publish() == 5
+        assert relay.recover() == 0  # same Redis: nothing to check
+        client.save()  # on disk now, whatever the append-only file's next sync
+
+        server.kill()
+        server.start()
+        lost_id, _ = client.xrange("shared-stream", count=2)[1]
+        client.xdel("shared-stream", lost_id)  # what the crash lost
+        client.delete("student-stream")
+        assert relay.recover() == 2
+        assert relay.recover() == 0
+        kept = [
+            Event.from_json(f[ENVELOPE_FIELD.encode()]) for _, f in client.xrange("shared-stream")
+        ]
+        assert sorted(e.payload["n"] for e in kept) == [0, 1, 2, 3]
+        student = client.xrange("student-stream")
+        assert [Event.from_json(f[ENVELOPE_FIELD.encode()]).event_id for _, f in student] == [
+            events[3].event_id
+        ]
+    finally:
+        server.stop()
+
+
+def test_a_recovery_that_fails_is_tried_again(tmp_path):
+    """Redis still coming back: the check fails, and the next one still republishes."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        engine = make_engine(f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+        metadata = MetaData()
+        table = define_outbox_table(metadata)
+        metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            add_to_outbox(session, table, "again-stream", Event("test.t.v1", "test", {}))
+        relay = OutboxRelay(engine, table, StreamPublisher(client))
+        relay.publish()
+        relay.recover()
+        server.kill()
+        with pytest.raises(redis.ConnectionError):
+            relay.recover()
+        server.start()
+        client.delete("again-stream")
+        assert relay.recover() == 1
+    finally:
+        server.stop()

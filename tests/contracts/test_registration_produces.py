@@ -192,13 +192,22 @@ def test_a_promotion_from_the_waitlist_looks_like_the_golden(
     enroll(session, student_id=41, section_id=section, when=when - timedelta(minutes=5))
     enroll(session, student_id=promoted, section_id=section, waitlist=True, when=when)
     drop = requests.NewRequest(program_id=program, student_id=41, action="drop", section_id=section)
-    requests.decide(session, requests.submit(session, drop, partitions=1).id, when=when)
+    freed_by = requests.submit(session, drop, partitions=1).id
+    requests.decide(session, freed_by, when=when)
     written = staged(session, outbox, events.WAITLIST_PROMOTED)
     assert [stream for stream, _ in written] == [
         events.OUTCOMES_STREAM,
         events.student_stream(promoted),
     ]
-    like_golden(written[0][1], events.WAITLIST_PROMOTED, program_id=program, section_id=section)
+    message = example["message"].replace(example["freed_by_request_id"], freed_by)
+    like_golden(
+        written[0][1],
+        events.WAITLIST_PROMOTED,
+        program_id=program,
+        section_id=section,
+        freed_by_request_id=freed_by,
+        message=message,
+    )
 
 
 def test_a_wrong_payload_fails_loudly_before_it_is_staged(golden):

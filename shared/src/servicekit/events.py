@@ -66,6 +66,28 @@ class StreamPublisher:
             )
         return [e.decode() if isinstance(e, bytes) else str(e) for e in pipeline.execute()]
 
+    def read_since(self, streams: Sequence[str], start: str) -> list[list[str]]:
+        """For each stream, the ``event_id`` of every entry from ``start`` on (one round trip)."""
+        pipeline = self._client.pipeline(transaction=False)
+        for stream in streams:
+            pipeline.xrange(stream, min=start)
+        return [
+            [event_id for _, fields in entries if (event_id := _event_id(fields))]
+            for entries in pipeline.execute()
+        ]
+
+    def run_id(self) -> str:
+        """The Redis server's run id: a new one means it restarted (and may have lost writes)."""
+        return str(self._client.info("server")["run_id"])
+
+
+def _event_id(fields: dict[bytes | str, bytes | str] | None) -> str | None:
+    raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
+    if not raw:
+        return None
+    event_id = json.loads(raw).get("event_id")
+    return str(event_id) if event_id else None
+
 
 Handler = Callable[[Event], None]
 # One entry as redis-py parses it (RESP2); an entry trimmed while pending has no fields ({} or

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
@@ -53,6 +57,20 @@ class ServiceApi(Api):  # type: ignore[misc]  # flask-smorest is untyped: Any
     DEFAULT_ERROR_RESPONSE_NAME = None
 
 
+class _Converter(OpenAPIConverter):
+    """A schema's ``Meta.openapi_extra`` (JSON Schema keywords marshmallow cannot express, such
+    as ``propertyNames`` for a body keyed by ids) is merged into its generated document."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        document: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        document.update(getattr(getattr(schema, "Meta", None), "openapi_extra", {}))
+        return document
+
+
+class _MarshmallowPlugin(MarshmallowPlugin):
+    Converter = _Converter
+
+
 BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
 
@@ -81,6 +99,7 @@ def create_service_app(
     api = ServiceApi(
         app,
         spec_kwargs={
+            "marshmallow_plugin": _MarshmallowPlugin(),
             "components": {"securitySchemes": BEARER_SCHEME},
             "security": [{"bearerAuth": []}],
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema_rs
 import pytest
 from lottery_api_kit import ADMIN, bearer
 
@@ -82,3 +83,20 @@ def test_the_import_is_admin_only_all_or_nothing_and_may_be_large(client, progra
     assert imported.json == {"stars": 2, "priorities": 1, "caps": 0}
     stars = client.get(f"/v1/programs/{program['id']}/students/5/stars", headers=ADMIN)
     assert stars.json == {"class_ids": sorted([program["a"], program["b"]])}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["1", "2147483647", "2147483648", "0", "01", "first", "-3", "99999999999"],
+)
+def test_the_documented_priorities_body_admits_exactly_what_the_server_takes(client, key):
+    """The OpenAPI document's keys (``propertyNames``) and values agree with the server: a
+    fuzzer that follows the document never sends a body the server refuses for its shape."""
+    document = client.get("/openapi.json").json
+    schema = document["components"]["schemas"]["Ranking"]
+    for value in ([1, 2], [0], ["x"], "1", [2**31]):
+        body = {key: value}
+        admitted = jsonschema_rs.validator_for(schema).is_valid(body)
+        shape = client.put("/v1/programs/999/students/5/priorities", json=body, headers=ADMIN)
+        # The shape is checked before the program: a body of the right shape is a 404 here.
+        assert admitted == (shape.status_code == 404), (body, shape.json)

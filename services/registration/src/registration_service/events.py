@@ -123,6 +123,10 @@ class WaitlistPromotedPayload(PayloadSchema):
     program_id = required_int()
     verb = required_text()
     decided_at = required_moment()
+    # Added in v1 (optional for consumers): the request (a drop or switch) that freed the seat,
+    # null when an organiser made room; and the sentence a student's page shows.
+    freed_by_request_id = required_text(allow_none=True)
+    message = required_text()
 
 
 class ProfileCompletedRead(PayloadSchema):

@@ -67,5 +67,15 @@ def test_a_request_in_the_window_waits_and_the_opening_is_admin_only(client):
     assert client.get(f"/v1/programs/{pid}/opening", headers=bearer(4)).status_code == 403
     drawn = client.get(f"/v1/programs/{pid}/opening", headers=ADMIN)
     assert drawn.status_code == 200
-    assert drawn.json == {"seed": None, "released_at": None, "student_order": []}
+    room = {
+        "releases_at": (OPENS + timedelta(seconds=3600)).isoformat(),
+        "released_at": None,
+        "waiting_students": 1,
+        "waiting_requests": 1,
+    }
+    assert drawn.json == room | {"seed": None, "student_order": []}
     assert client.get("/v1/programs/999/opening", headers=ADMIN).status_code == 404
+    # The student's page reads the room without the draw.
+    seen = client.get(f"/v1/programs/{pid}/waiting-room", headers=bearer(4))
+    assert seen.status_code == 200 and seen.json == room
+    assert client.get("/v1/programs/999/waiting-room", headers=bearer(4)).status_code == 404

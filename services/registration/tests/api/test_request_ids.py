@@ -8,12 +8,15 @@ import json
 import logging
 
 import pytest
+import redis
 from registration_service.adapters.models import RegistrationRequestRow, outbox
-from registration_service.events import OUTCOME_DECIDED, OUTCOMES_STREAM
+from registration_service.events import OUTCOME_DECIDED, OUTCOMES_STREAM, student_stream
 from registration_service.use_cases import requests
 from registration_service.use_cases.drain import drain_partition
 from registration_service.use_cases.lottery_commits import handle_lottery_event
 from registration_testkit import CatalogBuilder, bearer, lottery_event
+from servicekit.events import StreamPublisher
+from servicekit.outbox import relay_outbox
 from sqlalchemy import select
 
 
@@ -156,3 +159,82 @@ def test_a_lottery_placed_request_carries_the_lottery_events_id(sessions, sectio
             ).all()
         )
     assert stored == {1: "trace-lottery-run", 2: None}
+
+
+def read_events(client, student: int, count: int) -> list[dict]:
+    """The first ``count`` outcome events of the student's open stream, as a page gets them."""
+    response = client.get(
+        f"/v1/students/{student}/outcomes", headers=bearer(student), buffered=False
+    )
+    events, chunks = [], iter(response.response)
+    while len(events) < count:
+        chunk = next(chunks)
+        chunk = chunk.decode() if isinstance(chunk, bytes) else chunk
+        events += [
+            json.loads(line.removeprefix("data: "))
+            for line in chunk.splitlines()
+            if line.startswith("data: ")
+        ]
+    response.close()
+    return events
+
+
+def test_the_page_and_the_request_show_the_id_and_a_promotion_names_what_freed_it(
+    client, sessions, settings
+):
+    """The outcome stream's data and the request's GET carry ``correlation_id``; a promotion
+    names the drop that freed its seat and carries that drop's id."""
+    keeper, waiter = 7101, 7102  # their own streams, whatever earlier tests left in Redis
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        section_id = build.section(program, [build.timeslot(program)], capacity=1)
+        for student in (keeper, waiter):
+            build.complete_profile(program, student)
+    client_redis = redis.Redis.from_url(settings.redis_url)
+    client_redis.delete(student_stream(keeper), student_stream(waiter))
+    enroll = post(
+        client,
+        program,
+        keeper,
+        {"action": "enroll", "section_id": section_id},
+        **{"X-Request-ID": "trace-keeper"},
+    )
+    drain_all(sessions)
+    wait = post(
+        client,
+        program,
+        waiter,
+        {"action": "enroll", "section_id": section_id, "waitlist": True},
+        **{"X-Request-ID": "trace-waiter"},
+    )
+    drain_all(sessions)
+    drop = post(
+        client,
+        program,
+        keeper,
+        {"action": "drop", "section_id": section_id},
+        **{"X-Request-ID": "trace-drop"},
+    )
+    drain_all(sessions)
+    engine = sessions.kw["bind"]
+    while relay_outbox(engine, outbox, StreamPublisher(client_redis)):
+        pass
+
+    read = client.get(f"/v1/registration-requests/{enroll.json['id']}", headers=bearer(keeper))
+    assert read.json["correlation_id"] == "trace-keeper"
+    kept = read_events(client, keeper, 2)
+    assert [(e["id"], e["correlation_id"]) for e in kept] == [
+        (enroll.json["id"], "trace-keeper"),
+        (drop.json["id"], "trace-drop"),
+    ]
+    waited, promoted = read_events(client, waiter, 2)
+    assert (waited["id"], waited["verb"], waited["correlation_id"]) == (
+        wait.json["id"],
+        "Waitlisted",
+        "trace-waiter",
+    )
+    assert promoted["event_type"] == "registration.waitlist.promoted.v1"
+    assert promoted["freed_by_request_id"] == drop.json["id"]
+    assert promoted["correlation_id"] == "trace-drop"
+    assert drop.json["id"] in promoted["message"] and promoted["verb"] == "Enrolled"

@@ -113,11 +113,87 @@ def test_requests_in_the_window_wait_and_none_is_queued(sessions, room):
     assert queue_order(sessions) == []
 
 
-def test_requests_before_opening_and_admin_ones_are_queued_as_today(sessions, room):
+def test_requests_before_opening_wait_and_admin_ones_are_queued(sessions, room):
     program, sections = room
-    early = submit(sessions, program, 1, sections[0], OPENS - timedelta(seconds=1))
+    early = submit(sessions, program, 1, sections[0], OPENS - timedelta(minutes=1))
     placed = submit(sessions, program, 2, sections[0], OPENS, origin="lottery-run:1")
-    assert (early.status, placed.status) == ("queued", "queued")
+    assert (early.status, placed.status) == ("waiting", "queued")
+
+
+def test_early_and_in_window_requests_share_one_draw_and_later_ones_queue_behind(sessions, room):
+    """Before the opening, in the window and after it: the first two kinds are released in one
+    seeded order, one place per student; the last are first come, first served behind them."""
+    program, sections = room
+    early = [
+        submit(sessions, program, s, sections[0], OPENS - timedelta(minutes=s)) for s in (1, 2, 3)
+    ]
+    in_window = [
+        submit(sessions, program, s, sections[1], OPENS + timedelta(seconds=s)) for s in (4, 5, 1)
+    ]
+    assert {r.status for r in early + in_window} == {"waiting"}
+    release(sessions, program, seed=11)
+    later = [
+        submit(sessions, program, s, sections[2], CLOSES + timedelta(seconds=s)) for s in (6, 7)
+    ]
+    assert [r.status for r in later] == ["queued", "queued"]
+    order = queue_order(sessions)
+    students = [1, 2, 3, 4, 5]
+    random.Random(11).shuffle(students)
+    released = order[:6]
+    assert list(dict.fromkeys(student for _, student in released)) == students
+    assert [i for i, _ in order[6:]] == [r.id for r in later]
+    ones = [i for i, student in released if student == 1]  # student 1's own order is kept
+    assert ones == [early[0].id, in_window[2].id]
+    with sessions() as session:
+        assert opening.get_opening(session, program)["student_order"] == students
+
+
+def test_the_waiting_room_counts_students_and_requests(sessions, room):
+    program, sections = room
+    submit(sessions, program, 1, sections[0], OPENS - timedelta(minutes=5))
+    submit(sessions, program, 1, sections[1], OPENS + timedelta(seconds=1))
+    submit(sessions, program, 2, sections[0], OPENS + timedelta(seconds=2))
+    with sessions() as session:
+        room_now = opening.get_waiting_room(session, program)
+    assert room_now == {
+        "releases_at": CLOSES,
+        "released_at": None,
+        "waiting_students": 2,
+        "waiting_requests": 3,
+    }
+    release(sessions, program, seed=1)
+    with sessions() as session:
+        after = opening.get_opening(session, program)
+    assert (after["waiting_students"], after["waiting_requests"]) == (0, 0)
+    assert after["released_at"] is not None and after["seed"] == 1
+
+
+def test_moving_the_opening_later_keeps_requests_waiting_until_the_new_end(sessions, room):
+    program, sections = room
+    submit(sessions, program, 1, sections[0], OPENS)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with sessions() as session, session.begin():
+        controls.update_program(session, program, {"registration_opens_at": later})
+    with sessions() as session, session.begin():
+        assert opening.release_due(session) == []
+        assert opening.release_due(session, now=later + timedelta(seconds=WINDOW)) == [0]
+    assert statuses(sessions) == {"queued": 1}
+
+
+def test_removing_the_window_releases_the_waiting_requests_at_the_next_sweep(sessions, room):
+    program, sections = room
+    for student in (1, 2, 3):
+        submit(sessions, program, student, sections[0], OPENS)
+    with sessions() as session, session.begin():
+        controls.update_program(
+            session, program, {"registration_opens_at": datetime.now(UTC) + timedelta(days=1)}
+        )
+        controls.update_program(session, program, {"opening_window_seconds": None})
+    with sessions() as session, session.begin():
+        assert opening.release_due(session) == [0]
+    assert statuses(sessions) == {"queued": 3}
+    with sessions() as session:
+        assert sorted(opening.get_opening(session, program)["student_order"]) == [1, 2, 3]
 
 
 def test_every_waiting_request_is_released_exactly_once(sessions, room):

@@ -35,9 +35,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
+    def command(self) -> list[str]:
+        """The server's command line: the same data directory and append-only file every time,
+        so a server started again (after a crash, by ``make up``'s supervisor) replays it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
+        return [
             redis_server_binary(),
             "--port",
             str(self.port),
@@ -58,6 +60,9 @@ class RedisServer:
             "--logfile",
             str(self.data_dir / "redis.log"),
         ]
+
+    def start(self) -> RedisServer:
+        args = self.command()
         # Its own session: a Ctrl-C meant for the caller does not stop Redis before its clients.
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -46,6 +46,7 @@ class Program:
     delay: float = FIRST_DELAY
     due: float | None = None  # when to start it again, while it is down
     restarts: int = field(default=0)
+    stop_last: bool = False  # a server the others use (Redis): stopped after them
 
     def start(self) -> None:
         # Its own process group: stopped whole, forked workers included.
@@ -92,8 +93,10 @@ class Supervisor:
         self.programs: list[Program] = []
         self.state_file = state_file
 
-    def start(self, name: str, command: Sequence[str], env: Mapping[str, str]) -> None:
-        program = Program(name, command, env)
+    def start(
+        self, name: str, command: Sequence[str], env: Mapping[str, str], *, stop_last: bool = False
+    ) -> None:
+        program = Program(name, command, env, stop_last=stop_last)
         program.start()
         self.programs.append(program)
         self._write_state()
@@ -105,15 +108,22 @@ class Supervisor:
             self._write_state()
 
     def stop(self, timeout: float = 15) -> None:
-        running = [p.process for p in self.programs if p.process is not None and p.due is None]
-        for process in running:
-            signal_group(process, signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                signal_group(process, signal.SIGKILL)
-                process.wait()
+        """Stop every program: the clients first, then the servers they use (``stop_last``), so
+        none of them spends its last seconds failing to reach Redis."""
+        for last in (False, True):
+            running = [
+                p.process
+                for p in self.programs
+                if p.process is not None and p.due is None and p.stop_last is last
+            ]
+            for process in running:
+                signal_group(process, signal.SIGTERM)
+            for process in running:
+                try:
+                    process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    signal_group(process, signal.SIGKILL)
+                    process.wait()
         if self.state_file is not None:
             self.state_file.unlink(missing_ok=True)
 

@@ -1,4 +1,5 @@
-"""``make up``: Redis, migrations, the three services, the decision workers, each service's
+"""``make up``: Redis (supervised like the rest: a dead one starts again on the same data),
+migrations, the three services, the decision workers, each service's
 background process (outbox relay, sweeper, event consumers) and Flower, in the foreground.
 Prints a line with ``ready`` once every service answers ``/readyz`` (registration's counts its
 decision workers' heartbeats); a process that exits is started again after a back-off (see
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.ports import wait_for_port
 from devstack.redis_server import RedisServer
 from devstack.supervise import Supervisor
 
@@ -199,9 +201,11 @@ def main() -> None:
     # background jobs (Python then leaves SIGINT ignored); SIGTERM stops it the same way.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    redis = RedisServer(VAR / "redis", port=int(os.environ.get("REDIS_PORT", 6379))).start()
+    redis = RedisServer(VAR / "redis", port=int(os.environ.get("REDIS_PORT", 6379)))
     supervisor = Supervisor(state_file=VAR / "up.json")
     try:
+        supervisor.start("redis", redis.command(), dict(os.environ), stop_last=True)
+        wait_for_port(redis.port, timeout=20)
         _start_processes(supervisor, redis.url)
         _wait_ready(supervisor)
         urls = "  ".join(f"{s.name}=http://127.0.0.1:{s.port}" for s in SERVICES)
@@ -214,7 +218,6 @@ def main() -> None:
         print("\nstopping...", flush=True)
     finally:
         supervisor.stop()
-        redis.stop()
         print("stopped", flush=True)
 
 

@@ -15,11 +15,11 @@ from marshmallow import (
     validate,
     validates_schema,
 )
-from servicekit.schema_fields import MAX_ID, Id, Int, StrictSchema
+from servicekit.schema_fields import ID_PATTERN, MAX_ID, Id, Int, StrictSchema
 
 MAX_RANKED = 100  # classes ranked in one timeslot
 MAX_TIME_LIMIT = 600
-_KEY = re.compile(r"[1-9][0-9]{0,9}")
+_KEY = re.compile(ID_PATTERN)
 
 
 class StarInSchema(StrictSchema):
@@ -47,12 +47,22 @@ class RankingSchema(Schema):
 
     class Meta:
         unknown = INCLUDE
+        # What marshmallow cannot say, in the OpenAPI document: keys are timeslot ids and each
+        # value a ranked list of class ids; the checks below refuse exactly what this excludes.
+        openapi_extra = {
+            "propertyNames": {"pattern": f"^{ID_PATTERN}$"},
+            "additionalProperties": {
+                "type": "array",
+                "maxItems": MAX_RANKED,
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            },
+        }
 
     @validates_schema
     def _shape(self, data: dict[str, Any], **_: object) -> None:
         errors: dict[str, list[str]] = {}
         for key, value in data.items():
-            if not isinstance(key, str) or not _KEY.fullmatch(key) or int(key) > MAX_ID:
+            if not isinstance(key, str) or not _KEY.fullmatch(key):
                 errors[str(key)] = [f"Keys are timeslot ids from 1 to {MAX_ID}."]
             elif not isinstance(value, list):
                 errors[key] = ["Must be a list of class ids, ranked first to last."]

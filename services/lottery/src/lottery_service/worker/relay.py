@@ -15,7 +15,7 @@ from servicekit.background import apply_event_batches, every, run_forever
 from servicekit.events import StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.metrics import serve_metrics_if_asked
-from servicekit.outbox import relay_outbox
+from servicekit.outbox import OutboxRelay
 
 from lottery_service import events
 from lottery_service.adapters.models import outbox
@@ -53,8 +53,13 @@ def main() -> None:
     profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)
     outcomes = StreamConsumer(res.redis, events.OUTCOMES_STREAM, CONSUMER_GROUP, name)
 
+    relay = OutboxRelay(res.engine, outbox, res.publisher)
+
     def publish_outbox() -> int:
-        return relay_outbox(res.engine, outbox, res.publisher)
+        return relay.publish()
+
+    def republish_what_redis_lost() -> int:
+        return relay.recover()
 
     # Up to 500 events per transaction: a program's catalog and thousands of completed
     # profiles arrive in a burst. A payload we cannot read keeps its whole batch pending.
@@ -68,7 +73,16 @@ def main() -> None:
         return apply_event_batches(outcomes, res.sessions, apply_outcomes)
 
     sweep = every(res.settings.sweep_interval_seconds, resend_stale_runs)
-    run_forever([publish_outbox, learn_catalog, learn_grades, record_outcomes, sweep])
+    run_forever(
+        [
+            publish_outbox,
+            every(1.0, republish_what_redis_lost),
+            learn_catalog,
+            learn_grades,
+            record_outcomes,
+            sweep,
+        ]
+    )
 
 
 if __name__ == "__main__":

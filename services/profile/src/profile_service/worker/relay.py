@@ -9,11 +9,11 @@ from __future__ import annotations
 import socket
 
 import redis
-from servicekit.background import apply_events, run_forever
+from servicekit.background import apply_events, every, run_forever
 from servicekit.events import StreamConsumer, StreamPublisher
 from servicekit.logging_setup import configure_logging
 from servicekit.metrics import serve_metrics_if_asked
-from servicekit.outbox import relay_outbox
+from servicekit.outbox import OutboxRelay
 
 from profile_service.adapters.db import make_session_factory
 from profile_service.adapters.models import outbox
@@ -33,13 +33,18 @@ def main() -> None:
     publisher = StreamPublisher(client)
     catalog = StreamConsumer(client, CATALOG_STREAM, CONSUMER_GROUP, socket.gethostname())
 
+    relay = OutboxRelay(engine, outbox, publisher)
+
     def publish_profile_events() -> int:
-        return relay_outbox(engine, outbox, publisher)
+        return relay.publish()
+
+    def republish_what_redis_lost() -> int:
+        return relay.recover()
 
     def learn_programs() -> int:
         return apply_events(catalog, sessions, handle_catalog_event)
 
-    run_forever([publish_profile_events, learn_programs])
+    run_forever([publish_profile_events, every(1.0, republish_what_redis_lost), learn_programs])
 
 
 if __name__ == "__main__":

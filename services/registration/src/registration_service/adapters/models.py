@@ -69,7 +69,7 @@ class ProgramRow(Base):
     priority_limit: Mapped[int | None]
     registration_opens_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     registration_closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # Fair opening: requests arriving in [opens_at, opens_at + W) wait, then go in a drawn order.
+    # Fair opening: requests arriving before opens_at + W wait, then go in a drawn order.
     opening_window_seconds: Mapped[int | None]
     waitlist_limit_per_timeslot: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -72,6 +72,17 @@ class Opening(MethodView):
             return opening.get_opening(session, program_id)
 
 
+@blp.route("/programs/<id:program_id>/waiting-room")
+class WaitingRoom(MethodView):
+    @blp.access(Access.ANY_TOKEN)
+    @blp.response(200, schemas.WaitingRoomSchema)
+    def get(self, program_id: int) -> object:
+        """The program's fair-opening waiting room as a student's page shows it: when it
+        releases, whether it has, and how many students and requests wait in it now."""
+        with transaction() as session:
+            return opening.get_waiting_room(session, program_id)
+
+
 @blp.route("/sections/<id:section_id>")
 class Section(MethodView):
     @blp.access(Access.ADMIN)

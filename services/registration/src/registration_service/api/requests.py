@@ -116,5 +116,11 @@ def _events(client, stream: str, last_id: str) -> Iterator[str]:  # noqa: ANN001
             last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
             envelope = json.loads(raw)
-            data = json.dumps(envelope["payload"] | {"event_type": envelope["event_type"]})
+            data = json.dumps(
+                envelope["payload"]
+                | {
+                    "event_type": envelope["event_type"],
+                    "correlation_id": envelope.get("correlation_id"),
+                }
+            )
             yield f"id: {last_id}\nevent: outcome\ndata: {data}\n\n"

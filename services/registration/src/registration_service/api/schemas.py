@@ -89,8 +89,8 @@ class ProgramSchema(Schema):
     opening_window_seconds = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "Requests arriving this long after opening wait, then go in a "
-            "random order per student; null: first come, first served."
+            "description": "Requests arriving before opening and this long after it wait, "
+            "then go in a random order per student; null: first come, first served."
         },
     )
     waitlist_limit_per_timeslot = fields.Integer(
@@ -98,9 +98,18 @@ class ProgramSchema(Schema):
     )
 
 
-class OpeningSchema(Schema):
+class WaitingRoomSchema(Schema):
+    releases_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "registration_opens_at + opening_window_seconds; null: none."},
+    )
+    released_at = fields.AwareDateTime(allow_none=True, metadata={"description": "Null until."})
+    waiting_students = fields.Integer(metadata={"description": "Students waiting now."})
+    waiting_requests = fields.Integer(metadata={"description": "Requests waiting now."})
+
+
+class OpeningSchema(WaitingRoomSchema):
     seed = fields.Integer(allow_none=True, metadata={"description": "Null until released."})
-    released_at = fields.AwareDateTime(allow_none=True)
     student_order = fields.List(
         fields.Integer(), metadata={"description": "The waiting students in release order."}
     )
@@ -323,6 +332,13 @@ class RequestSchema(Schema):
     )
     created_at = fields.AwareDateTime()
     decided_at = fields.AwareDateTime(allow_none=True)
+    correlation_id = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The X-Request-ID of the call that submitted it (null for a request "
+            "stored before request ids were kept); its outcome event carries the same."
+        },
+    )
 
 
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"

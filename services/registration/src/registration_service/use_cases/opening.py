@@ -1,8 +1,9 @@
 """The fair opening: a program's waiting room, and its release in a drawn order.
 
-In a program with ``opening_window_seconds`` W, a student's own request received in
-``[registration_opens_at, registration_opens_at + W)`` is stored ``waiting``: no drainer takes
-it. Once the window has closed, :func:`release` puts the waiting requests in the queue, in ONE
+In a program with ``opening_window_seconds`` W, a student's own request received before
+``registration_opens_at + W`` is stored ``waiting``: the students already on the page before the
+opening wait with those who arrive in the window, and no drainer takes any of them. Once the
+window has closed, :func:`release` puts the waiting requests in the queue, in ONE
 transaction under the program's ``openings`` row lock:
 
 - a seed is drawn (``secrets``) and recorded with the order of the students it gave: the
@@ -25,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, distinct, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,14 +51,13 @@ RELEASE = (
 class WaitingRoom:
     """A program's waiting room as the intake sees it."""
 
-    opens_at: datetime
     closes_at: datetime  # registration_opens_at + opening_window_seconds
     released: bool
 
     def takes(self, received_at: datetime) -> bool:
-        """A request received now waits: in the window, or after it while not yet released (so
-        it goes behind the released ones)."""
-        return self.opens_at <= received_at and (received_at < self.closes_at or not self.released)
+        """A request received now waits: before the window closes (early arrivals included),
+        or after it while not yet released (so it goes behind the released ones)."""
+        return received_at < self.closes_at or not self.released
 
 
 def waiting_rooms(session: Session, program_ids: set[int]) -> dict[int, WaitingRoom]:
@@ -77,7 +77,7 @@ def waiting_rooms(session: Session, program_ids: set[int]) -> dict[int, WaitingR
         )
     )
     return {
-        program_id: WaitingRoom(opens, opens + timedelta(seconds=window), released is not None)
+        program_id: WaitingRoom(opens + timedelta(seconds=window), released is not None)
         for program_id, opens, window, released in rows
         if opens is not None and window is not None
     }
@@ -130,15 +130,24 @@ def release(
 
 def release_due(session: Session, now: datetime | None = None) -> list[int]:
     """Release every program whose window has closed and that has not been released, or that
-    holds requests stored waiting since; the partitions to ring."""
+    holds requests stored waiting since; the partitions to ring. A program whose window an
+    organiser removed while requests waited releases them now, in a drawn order too."""
     now = now or datetime.now(UTC)
-    windowed = session.scalars(
+    stragglers = set(
+        session.scalars(
+            select(_requests.program_id).where(_requests.status == RequestStatus.WAITING).distinct()
+        )
+    )
+    candidates = session.scalars(
         select(ProgramRow).where(
-            ProgramRow.opening_window_seconds.is_not(None),
-            ProgramRow.registration_opens_at.is_not(None),
+            or_(
+                ProgramRow.opening_window_seconds.is_not(None)
+                & ProgramRow.registration_opens_at.is_not(None),
+                ProgramRow.id.in_(sorted(stragglers)),
+            )
         )
     ).all()
-    due = [p.id for p in windowed if (end := window_end(p)) is not None and end <= now]
+    due = [p.id for p in candidates if (end := window_end(p)) is None or end <= now]
     if not due:
         return []
     released = set(
@@ -148,13 +157,6 @@ def release_due(session: Session, now: datetime | None = None) -> list[int]:
             )
         )
     )
-    stragglers = set(
-        session.scalars(
-            select(_requests.program_id)
-            .where(_requests.status == RequestStatus.WAITING, _requests.program_id.in_(due))
-            .distinct()
-        )
-    )
     partitions: set[int] = set()
     for program_id in due:
         if program_id not in released or program_id in stragglers:
@@ -162,17 +164,37 @@ def release_due(session: Session, now: datetime | None = None) -> list[int]:
     return sorted(partitions)
 
 
+def waiting_count(session: Session, program_id: int) -> tuple[int, int]:
+    """(students, requests) waiting in the program's room now."""
+    students, count = session.execute(
+        select(func.count(distinct(_requests.student_id)), func.count()).where(
+            _requests.program_id == program_id, _requests.status == RequestStatus.WAITING
+        )
+    ).one()
+    return int(students), int(count)
+
+
+def get_waiting_room(session: Session, program_id: int) -> dict[str, object]:
+    """What a student's page shows: when the room releases, whether it has, how many wait."""
+    program = get_program(session, program_id)
+    opening = session.get(OpeningRow, program_id)
+    students, count = waiting_count(session, program_id)
+    return {
+        "releases_at": window_end(program),
+        "released_at": opening.released_at if opening is not None else None,
+        "waiting_students": students,
+        "waiting_requests": count,
+    }
+
+
 def get_opening(session: Session, program_id: int) -> dict[str, object]:
-    """``{seed, released_at, student_order}``: nulls and [] before the release."""
-    get_program(session, program_id)
+    """``{seed, released_at, student_order}`` (nulls and [] before the release) with the
+    waiting room's ``releases_at`` and counts."""
+    room = get_waiting_room(session, program_id)
     opening = session.get(OpeningRow, program_id)
     if opening is None or opening.released_at is None:
-        return {"seed": None, "released_at": None, "student_order": []}
-    return {
-        "seed": opening.seed,
-        "released_at": opening.released_at,
-        "student_order": list(opening.student_order),
-    }
+        return room | {"seed": None, "student_order": []}
+    return room | {"seed": opening.seed, "student_order": list(opening.student_order)}
 
 
 def _locked_opening(session: Session, program_id: int) -> OpeningRow:

@@ -33,10 +33,28 @@ def outcome_fields(decision: Decision) -> dict[str, Any]:
 
 
 def stage_promotions(
-    session: Session, program_id: int, section_id: int, student_ids: Sequence[int], when: datetime
+    session: Session,
+    program_id: int,
+    section_id: int,
+    student_ids: Sequence[int],
+    when: datetime,
+    *,
+    freed_by: _Request | None = None,
 ) -> None:
     """Tell each student moved from the section's waitlist to a seat, on their own stream too,
-    in the transaction that moved them."""
+    in the transaction that moved them. ``freed_by`` is the request (a drop or a switch) that
+    freed the seat: its id is in the payload and its ``correlation_id`` on the event, so the
+    support desk can follow a promotion back to the click that caused it. None: an organiser
+    raised the capacity or reopened the section (the event then carries that call's id)."""
+    if freed_by is None:
+        message = "A seat opened in this section, so you moved from its waitlist to Enrolled."
+        cid = None  # the organiser's call, from the context
+    else:
+        message = (
+            f"A seat freed by request {freed_by.id} went to you: "
+            "you moved from the waitlist to Enrolled."
+        )
+        cid = freed_by.correlation_id or NO_CORRELATION
     for student_id in student_ids:
         promoted = events.waitlist_promoted.event(
             {
@@ -45,7 +63,10 @@ def stage_promotions(
                 "program_id": program_id,
                 "verb": ENROLLED,
                 "decided_at": when,
-            }
+                "freed_by_request_id": freed_by.id if freed_by is not None else None,
+                "message": message,
+            },
+            correlation_id=cid,
         )
         streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
         add_to_outbox(session, outbox, streams, promoted)

@@ -334,7 +334,9 @@ def _record(
     if outcome and outcome.promoted_student_ids:
         switched = row.action == Action.SWITCH and row.from_section_id is not None
         freed = row.from_section_id if switched and row.from_section_id else row.section_id
-        stage_promotions(session, row.program_id, freed, outcome.promoted_student_ids, when)
+        stage_promotions(
+            session, row.program_id, freed, outcome.promoted_student_ids, when, freed_by=row
+        )
 
 
 def stale_partitions(session: Session, older_than: timedelta, partitions: int) -> list[int]:

@@ -1,4 +1,5 @@
-"""The registration service's background process: publishes the outbox to Redis Streams, rings
+"""The registration service's background process: publishes the outbox to Redis Streams (and
+again what a Redis crash lost: :class:`servicekit.outbox.OutboxRelay`), rings
 the partitions of requests still queued after ``REQUEUE_AFTER_SECONDS`` (a doorbell lost between
 commit and broker, or by the broker), releases the fair openings whose window has closed,
 applies the profile service's events to the read model of complete profiles, and stores the
@@ -17,7 +18,7 @@ from servicekit.background import apply_events, every, run_forever
 from servicekit.events import Event, StreamConsumer
 from servicekit.logging_setup import configure_logging
 from servicekit.metrics import serve_metrics_if_asked
-from servicekit.outbox import relay_outbox
+from servicekit.outbox import OutboxRelay
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import outbox
@@ -94,8 +95,13 @@ def main() -> None:
     lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
     interval = res.settings.sweep_interval_seconds
 
+    relay = OutboxRelay(res.engine, outbox, res.publisher)
+
     def publish_outbox() -> int:
-        return relay_outbox(res.engine, outbox, res.publisher)
+        return relay.publish()
+
+    def republish_what_redis_lost() -> int:
+        return relay.recover()
 
     def release_due_openings() -> int:
         return len(release_openings(res))
@@ -111,6 +117,7 @@ def main() -> None:
     run_forever(
         [
             publish_outbox,
+            every(1.0, republish_what_redis_lost),
             every(interval, release_due_openings),
             every(interval, sweep_once),
             apply_profile_events,
