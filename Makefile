@@ -5,7 +5,7 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: help up test test-fast lint fmt openapi token install bench bench-streams bench-lottery bench-lottery-commit clean
+.PHONY: help up test test-fast lint fmt openapi token install bench bench-audience bench-lottery bench-lottery-commit clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets, one line each
@@ -51,9 +51,9 @@ bench: install  ## the rush benchmark on PostgreSQL (~15 min); SCALE=0.1 for a q
 	$(PY) bench/rush.py --scale $(or $(SCALE),1) $(if $(PROFILE),--profile)
 	@rm -f .venv/.installed  # the next make test re-syncs without the bench extras
 
-bench-streams: install  ## do 2,000 open outcome streams starve requests? gevent vs threads (~5 min)
+bench-audience: install  ## 10,000 open outcome streams while every student enrolls: delivery, p99, Redis connections (~10 min); writes docs/audience.json
 	$(UV) sync --locked --all-packages --group dev --group bench
-	cd bench && ../$(PY) open_streams.py
+	$(PY) bench/audience.py $(if $(STUDENTS),--students $(STUDENTS))
 	@rm -f .venv/.installed
 
 bench-lottery: install  ## the lottery optimiser against the greedy fill, 3,000 students x 3 seeds (~2 min); writes docs/lottery.md

@@ -72,7 +72,7 @@ def test_compose_structure_holds_together():
     services = compose_services()
     known_keys = {
         "image", "build", "command", "environment", "ports", "depends_on", "restart",
-        "healthcheck", "volumes", "tmpfs", "stop_grace_period",
+        "healthcheck", "volumes", "tmpfs", "stop_grace_period", "ulimits",
     }  # fmt: skip
     host_ports = []
     for name, service in services.items():

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import redis
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from servicekit.metrics import (
@@ -44,6 +44,19 @@ REQUEST_TO_DECISION_SECONDS = Histogram(
     "registration_request_to_decision_seconds",
     "Time from a request's 202 (stored queued) to its decision.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0),
+)
+LIVE_STREAMS_OPEN = Gauge(
+    "registration_outcome_streams_open",
+    "Outcome streams (students' open pages) held by the web processes.",
+    multiprocess_mode="livesum",
+)
+LIVE_DELIVERIES = Counter(
+    "registration_outcome_stream_deliveries",
+    "Outcome events handed to open pages by the web processes' fan-out.",
+)
+LIVE_STREAMS_DROPPED = Counter(
+    "registration_outcome_streams_dropped",
+    "Open pages closed because they fell too far behind (the browser resumes by Last-Event-ID).",
 )
 SWEEPER_RESENDS = Counter(
     "registration_sweeper_resends",

@@ -26,6 +26,9 @@ class RegistrationSettings(ServiceSettings):
     # starts its workers only once the web is ready (docker-compose: migrations ran) must not
     # wait on itself; `make up` turns it on.
     require_worker_heartbeat: bool = False
+    # An open outcome stream gets a comment line at least this often, so proxies keep it open
+    # and a page that went away is noticed.
+    outcome_heartbeat_seconds: float = 15.0
 
 
 @lru_cache

@@ -1,17 +1,160 @@
-"""The outcome stream ends cleanly when Redis goes away; the client resumes from its last id."""
+"""The outcome streams' fan-out on a real Redis: one process's pages share two connections, each
+page gets each of its student's outcomes exactly once (a page that connects in the middle of a
+burst, or resumes by Last-Event-ID, included), a slow page is closed without holding up the
+others, and a stream opened while Redis is away waits with heartbeats instead of failing."""
 
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
 from registration_service.api.app import create_app
+from registration_service.events import OUTCOMES_STREAM, student_stream
+from registration_service.outcome_fanout import OutcomeFanout, Subscription
 from registration_service.settings import RegistrationSettings
 from registration_testkit import SECRET, bearer
+from servicekit.events import Event, StreamPublisher
 
 
-def test_a_stream_whose_redis_is_gone_ends_instead_of_failing(database_url):
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """A database of its own, emptied: the shared outcome stream holds only this test's."""
+    url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def publish(url: str, student: int, n: int, *, student_first: bool = True) -> str:
+    """One outcome of ``student`` on both streams, as the relay writes them; its event id."""
+    event = Event(
+        "registration.outcome.decided.v1",
+        "registration",
+        {"id": f"request-{student}-{n}", "student_id": student, "status": "accepted"},
+        correlation_id=f"trace-{n}",
+    )
+    streams = [student_stream(student), OUTCOMES_STREAM]
+    if not student_first:
+        streams.reverse()
+    StreamPublisher(redis.Redis.from_url(url)).publish_many([(s, event.to_json()) for s in streams])
+    return event.event_id
+
+
+def received(page: Subscription, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
+    """(SSE id, data) of the next ``count`` events written to ``page``."""
+    events: list[tuple[str, dict]] = []
+    deadline = time.monotonic() + timeout
+    chunks = page.chunks(heartbeat_seconds=0.2)
+    while len(events) < count and time.monotonic() < deadline:
+        chunk = next(chunks)
+        if chunk is None:
+            continue
+        for block in chunk.strip().split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.splitlines())
+            events.append((lines["id"], json.loads(lines["data"])))
+    return events
+
+
+def stream_ids(url: str, student: int) -> list[str]:
+    entries = redis.Redis.from_url(url).xrange(student_stream(student))
+    return [entry_id.decode() for entry_id, _ in entries]
+
+
+def test_every_page_gets_each_of_its_outcomes_once_with_its_stream_id(redis_url):
+    fanout = OutcomeFanout(redis_url)
+    earlier = [publish(redis_url, 1, n) for n in range(3)]  # before any page: a replay
+    pages = [fanout.subscribe(1, "0"), fanout.subscribe(1, "0"), fanout.subscribe(2, "0")]
+    later = [publish(redis_url, 1, n) for n in range(3, 6)] + [publish(redis_url, 2, 0)]
+    assert len(earlier + later) == 7
+    ones = stream_ids(redis_url, 1)
+    for page in pages[:2]:
+        got = received(page, 6)
+        assert [entry_id for entry_id, _ in got] == ones
+        assert [data["id"] for _, data in got] == [f"request-1-{n}" for n in range(6)]
+        assert {data["correlation_id"] for _, data in got} == {f"trace-{n}" for n in range(6)}
+        assert received(page, 1, timeout=0.5) == []  # nothing twice
+    assert [data["id"] for _, data in received(pages[2], 1)] == ["request-2-0"]
+    assert fanout.open_pages() == 3
+    for page in pages:
+        fanout.unsubscribe(page)
+    assert fanout.open_pages() == 0
+
+
+def test_a_page_resumes_after_its_last_event_id_and_one_joining_mid_burst_misses_nothing(
+    redis_url,
+):
+    fanout = OutcomeFanout(redis_url)
+    fanout.subscribe(99, "0")  # the fan-out runs before the burst
+    publish(redis_url, 3, 0)
+    burst = threading.Thread(target=lambda: [publish(redis_url, 3, n) for n in range(1, 301)])
+    burst.start()
+    time.sleep(0.05)
+    joining = fanout.subscribe(3, "0")  # while the outcomes are being published
+    burst.join()
+    ids = stream_ids(redis_url, 3)
+    got = [entry_id for entry_id, _ in received(joining, 301)]
+    assert got == ids and len(set(got)) == 301
+
+    resumed = fanout.subscribe(3, ids[149])  # a browser back with Last-Event-ID
+    publish(redis_url, 3, 301)
+    got = [entry_id for entry_id, _ in received(resumed, 152)]
+    assert got == stream_ids(redis_url, 3)[150:]
+    assert received(resumed, 1, timeout=0.5) == []
+
+
+def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrives(redis_url):
+    fanout = OutcomeFanout(redis_url)
+    page = fanout.subscribe(4, "0")
+    received(page, 0)
+    publish(redis_url, 4, 0, student_first=False)  # the shared stream first
+    assert [data["id"] for _, data in received(page, 1)] == ["request-4-0"]
+
+
+def test_a_slow_page_is_closed_and_the_others_are_not_held_up(redis_url):
+    fanout = OutcomeFanout(redis_url, max_behind=10)
+    slow = fanout.subscribe(5, "0")  # never read
+    brisk = fanout.subscribe(6, "0")
+    for n in range(30):
+        publish(redis_url, 5, n)
+    publish(redis_url, 6, 0)
+    assert [data["id"] for _, data in received(brisk, 1, timeout=5)] == ["request-6-0"]
+    deadline = time.monotonic() + 5
+    while not slow.lagged and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slow.lagged
+    assert list(slow.chunks(heartbeat_seconds=0.1)) == []  # its writer stops at once
+
+
+def test_two_redis_connections_serve_any_number_of_pages(redis_url):
+    fanout = OutcomeFanout(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    before = client.info("clients")["connected_clients"]
+    pages = [fanout.subscribe(1000 + n, "0") for n in range(300)]
+    for n in range(0, 300, 7):
+        publish(redis_url, 1000 + n, 0)
+    for n in range(0, 300, 7):
+        assert [data["id"] for _, data in received(pages[n], 1)] == [f"request-{1000 + n}-0"]
+    assert client.info("clients")["connected_clients"] - before <= 2
+
+
+def test_a_stream_opened_while_redis_is_away_stays_open_with_heartbeats(database_url):
     unreachable = "redis://127.0.0.1:1/0"
     settings = RegistrationSettings(
-        database_url=database_url, redis_url=unreachable, jwt_secret=SECRET
+        database_url=database_url,
+        redis_url=unreachable,
+        jwt_secret=SECRET,
+        outcome_heartbeat_seconds=0.1,
     )
     client = create_app(settings).test_client()
-    response = client.get("/v1/students/7/outcomes", headers=bearer(7))
+    response = client.get("/v1/students/7/outcomes", headers=bearer(7), buffered=False)
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
-    assert response.get_data(as_text=True) == "retry: 2000\n\n"  # then the stream ends
+    chunks = iter(response.response)
+    assert [next(chunks), next(chunks), next(chunks)] == [
+        b"retry: 2000\n\n",
+        b": keep-alive\n\n",
+        b": keep-alive\n\n",
+    ]
+    response.close()

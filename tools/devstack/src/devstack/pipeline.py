@@ -22,7 +22,11 @@ from devstack.redis_server import RedisServer
 
 PARTITIONS = 4
 WORKERS = 2
-GEVENT = ("--worker-class", "gevent", "--worker-connections", "2000")
+# The web's own server model and capacity, as the image and `make up` run it.
+GEVENT = (
+    "--config",
+    str(Path(__file__).resolve().parents[4] / "services/registration/gunicorn.conf.py"),
+)
 
 
 class PipelineStack:
@@ -153,6 +157,7 @@ class PipelineStack:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def queued_count(engine: Engine) -> int:

@@ -29,10 +29,10 @@ VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 DECISION_WORKERS = int(os.environ.get("DECISION_WORKERS", 2))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", 5555))
 
-# The registration web holds one Server-Sent Events stream per watching student: gevent
-# workers keep each as a cheap greenlet, so open streams never take the threads that accept
-# requests. The other services answer short requests: threads suffice.
-GEVENT = ["--worker-class", "gevent", "--worker-connections", "2000"]
+# The registration web holds one Server-Sent Events stream per watching student: its own
+# gunicorn.conf.py sets the gevent server model and its capacity (registration_service.capacity),
+# as the image does. The other services answer short requests: threads suffice.
+GEVENT = ["--config", str(ROOT / "services" / "registration" / "gunicorn.conf.py")]
 THREADS = ["--threads", "8", "--preload"]
 # gunicorn answers these itself, before the app, in plain text (not the JSON envelope):
 # a request line over 8,190 bytes is a 414, more than 64 headers or one over 8,190 bytes a 431.

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 
-import redis
 from flask import Response, current_app
 from flask.views import MethodView
 from servicekit.errors import ApiError
-from servicekit.events import ENVELOPE_FIELD
 from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_auth import current_principal, require_self_or_admin
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
 from registration_service.domain.model import WAITLISTED, RequestStatus
-from registration_service.events import student_stream
 from registration_service.intake import RequestIntake, StorageUnavailable
+from registration_service.outcome_fanout import OutcomeFanout, Subscription
 from registration_service.use_cases import queries, requests
 
 log = logging.getLogger(__name__)
 
 blp = ServiceBlueprint("requests", __name__, url_prefix="/v1", description="Registration requests.")
-
-HEARTBEAT_MS = 15_000
 
 
 @blp.route("/programs/<id:program_id>/registration-requests")
@@ -90,37 +85,30 @@ class StudentOutcomes(MethodView):
         description="Server-Sent Events: one `outcome` event per decided request.",
     )
     def get(self, headers: dict, query: dict, student_id: int) -> Response:
-        """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID."""
+        """Outcomes of the student's requests as they are decided; resumes from Last-Event-ID.
+
+        Each event's `id` is its id in the student's stream and its data carries
+        `correlation_id`. A comment line comes at least every OUTCOME_HEARTBEAT_SECONDS (15 s);
+        a page that falls more than a thousand events behind is closed and resumes by
+        Last-Event-ID."""
         start = headers["last_event_id"] or query["last_event_id"] or "0"
-        client = current_app.extensions["registration.redis"]
-        stream = student_stream(student_id)
+        fanout: OutcomeFanout = current_app.extensions["registration.fanout"]
+        heartbeat = current_app.extensions["registration.settings"].outcome_heartbeat_seconds
+        page = fanout.subscribe(student_id, start)
         return Response(
-            _events(client, stream, start),
+            _events(fanout, page, heartbeat),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
-def _events(client, stream: str, last_id: str) -> Iterator[str]:  # noqa: ANN001 - redis client
-    yield "retry: 2000\n\n"
-    while True:
-        try:
-            found = client.xread({stream: last_id}, count=100, block=HEARTBEAT_MS)
-        except redis.RedisError:  # Redis restarting, or this worker shutting down
-            log.warning("outcome stream %s ended early; the client resumes from its id", stream)
-            return
-        if not found:
-            yield ": keep-alive\n\n"
-            continue
-        for entry_id, fields in found[0][1]:
-            last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
-            envelope = json.loads(raw)
-            data = json.dumps(
-                envelope["payload"]
-                | {
-                    "event_type": envelope["event_type"],
-                    "correlation_id": envelope.get("correlation_id"),
-                }
-            )
-            yield f"id: {last_id}\nevent: outcome\ndata: {data}\n\n"
+def _events(fanout: OutcomeFanout, page: Subscription, heartbeat: float) -> Iterator[str]:
+    """The page's stream: written by this request's greenlet, fed by the process's fan-out;
+    unsubscribed however it ends (the client went away, or fell too far behind)."""
+    try:
+        yield "retry: 2000\n\n"
+        for chunk in page.chunks(heartbeat):
+            yield ": keep-alive\n\n" if chunk is None else chunk
+        log.info("outcome stream of student %s closed: too far behind", page.student_id)
+    finally:
+        fanout.unsubscribe(page)

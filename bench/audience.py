@@ -1,0 +1,258 @@
+"""An opening's whole audience, measured: ``make bench-audience`` (``python bench/audience.py``).
+
+On durable PostgreSQL and Redis, with the rush stack (gevent web with two workers, two decision
+workers, the relay), ``--students`` students (10,000) with complete profiles each send 1-6
+enrolls (about 3.5 per student) over 200 connections, into 400 sections. It runs twice, each on
+a fresh database and Redis:
+
+1. **quiet**: no page open: how fast the requests are acknowledged;
+2. **audience**: every student first opens their outcome stream (from ``--clients`` client
+   processes, as browsers), then sends the same requests; the pages keep reading until every
+   outcome arrived.
+
+It reports streams held, streams the server ended, requests acknowledged per second against the
+quiet run, outcomes delivered to the open pages, the p50/p99 of the time from decision
+(``decided_at``) to the page and from the 202 to the page, the most Redis connections any web
+process held, and the web's CPU per delivered event; writes ``docs/audience.json`` and prints
+each target with its verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from devstack.audience import (
+    Ack,
+    Audience,
+    Watched,
+    children,
+    cpu_seconds,
+    percentile,
+    raise_open_files_limit,
+    send,
+    tcp_connections_to,
+)
+from devstack.pipeline import PipelineStack, wait_until_decided
+from devstack.postgres_server import PostgresServer
+from devstack.redis_server import RedisServer
+from registration_service.adapters.db import make_session_factory
+from registration_service.migrate import upgrade
+from rush import SECRET, seed
+from servicekit.auth import issue_token
+from sqlalchemy import text
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+class RedisSampler(threading.Thread):
+    """The most Redis connections any web process held, sampled every half second."""
+
+    def __init__(self, stack: PipelineStack, redis_port: int) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.port = stack, redis_port
+        self.most = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            for pid in children(self.stack.others[0].pid):
+                try:
+                    self.most = max(self.most, tcp_connections_to(pid, self.port))
+                except OSError:
+                    continue
+            time.sleep(0.5)
+
+
+def jobs_for(students: int, sections: list[int], rng: random.Random) -> list[tuple[int, int]]:
+    jobs = [
+        (student, section)
+        for student in range(1, students + 1)
+        for section in rng.sample(sections, rng.randint(1, 6))
+    ]
+    rng.shuffle(jobs)
+    return jobs
+
+
+def run(
+    name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: Path
+) -> dict[str, float | int]:
+    rng = random.Random(args.seed)
+    url = postgres.create_database(f"audience_{name}")
+    upgrade(url)
+    program, sections = seed(url, args.students, 400, rng)
+    jobs = jobs_for(args.students, sections, rng)
+    tokens = {s: issue_token(SECRET, s, "student", 7200) for s in range(1, args.students + 1)}
+    redis_server = RedisServer(scratch / f"redis-{name}").start()
+    logs = scratch / f"logs-{name}"
+    logs.mkdir()
+    stack = PipelineStack(
+        url,
+        redis_server,
+        SECRET,
+        logs,
+        partitions=8,
+        extra_env={"REQUEUE_AFTER_SECONDS": "30", "DB_POOL_SIZE": "20"},
+    ).start()
+    sampler = RedisSampler(stack, redis_server.port)
+    sampler.start()
+    audience = None
+    try:
+        if name == "audience":
+            audience = Audience(stack.base_url, tokens, processes=args.clients)
+            with tqdm(total=args.students, desc="  streams opened", leave=False) as bar:
+                audience.open(timeout=300, progress=lambda n: bar.update(n - bar.n))
+            print(f"  {audience.opened} streams open", flush=True)
+        webs = children(stack.others[0].pid)
+        cpu_before = cpu_seconds(webs)
+        print(f"  {name}: {len(jobs)} requests over {args.connections} connections", flush=True)
+        acks = send(stack.base_url, program, jobs, tokens, args.connections)
+        engine, _ = make_session_factory(url)
+        wait_until_decided(engine, timeout=900)
+        decided = decided_at(engine)
+        engine.dispose()
+        watched = Watched()
+        if audience is not None:
+            expected = len({a.request_id for a in acks if a.status == 202})
+            with tqdm(total=expected, desc="  outcomes on pages", leave=False) as bar:
+                audience.await_deliveries(
+                    expected, timeout=300, progress=lambda n: bar.update(min(n, expected) - bar.n)
+                )
+        cpu_spent = cpu_seconds(webs) - cpu_before
+        if audience is not None:
+            watched = audience.close()
+            audience = None
+    finally:
+        if audience is not None:
+            audience.close()
+        sampler.running = False
+        stack.stop()
+        redis_server.stop()
+    return figures(acks, decided, watched, sampler.most, cpu_spent, name == "audience")
+
+
+def decided_at(engine) -> dict[str, float]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, decided_at FROM registration_requests"))
+        return {row.id: row.decided_at.timestamp() for row in rows if row.decided_at}
+
+
+def figures(
+    acks: list[Ack],
+    decided: dict[str, float],
+    watched: Watched,
+    redis_most: int,
+    cpu_spent: float,
+    with_pages: bool,
+) -> dict[str, float | int]:
+    ok = [a for a in acks if a.status == 202 and a.request_id]
+    acked_at = {a.request_id: a.acked for a in ok}
+    span = max(a.acked for a in ok) - min(a.sent for a in acks)
+    result: dict[str, float | int] = {
+        "requests": len(acks),
+        "acknowledged": len(ok),
+        "acknowledged_per_s": round(len(ok) / span, 1),
+        "redis_connections_per_web_process_max": redis_most,
+        "web_cpu_s": round(cpu_spent, 1),
+    }
+    if not with_pages:
+        return result
+    seen = watched.first_seen()
+    delivered = [r for r in acked_at if r in seen]
+    to_page = [(seen[r] - decided[r]) * 1000 for r in delivered if r in decided]
+    ack_to_page = [(seen[r] - acked_at[r]) * 1000 for r in delivered]
+    return result | {
+        "streams_held": watched.opened,
+        "streams_ended_by_server": watched.ended_by_server,
+        "stream_errors": sum(watched.errors.values()),
+        "outcomes_expected": len(acked_at),
+        "outcomes_delivered": len(delivered),
+        "outcomes_repeated": watched.repeated(),
+        "delivered_pct": round(100 * len(delivered) / max(len(acked_at), 1), 2),
+        "p50_decision_to_page_ms": round(percentile(to_page, 50), 1),
+        "p99_decision_to_page_ms": round(percentile(to_page, 99), 1),
+        "p50_202_to_page_ms": round(percentile(ack_to_page, 50), 1),
+        "p99_202_to_page_ms": round(percentile(ack_to_page, 99), 1),
+        "web_cpu_ms_per_delivered_event": round(1000 * cpu_spent / max(len(delivered), 1), 2),
+    }
+
+
+def targets(quiet: dict, audience: dict, streams: int) -> list[tuple[str, str, bool]]:
+    ratio = audience["acknowledged_per_s"] / quiet["acknowledged_per_s"]
+    redis_most = audience["redis_connections_per_web_process_max"]
+    return [
+        (
+            f"streams held: {audience['streams_held']}",
+            f"= {streams}",
+            audience["streams_held"] == streams,
+        ),
+        (
+            f"streams ended by the server: {audience['streams_ended_by_server']}",
+            "= 0",
+            audience["streams_ended_by_server"] == 0,
+        ),
+        (
+            f"outcomes delivered: {audience['delivered_pct']} %",
+            "= 100 %",
+            audience["delivered_pct"] == 100,
+        ),
+        (
+            f"p99 decision to page: {audience['p99_decision_to_page_ms']} ms",
+            "<= 1000 ms",
+            audience["p99_decision_to_page_ms"] <= 1000,
+        ),
+        (f"acknowledged/s vs quiet: {ratio:.2f}x", ">= 0.8x", ratio >= 0.8),
+        (
+            f"Redis connections per web process: {redis_most}",
+            "<= 10",
+            redis_most <= 10,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=10_000, help="open pages, one each")
+    parser.add_argument("--clients", type=int, default=4, help="client processes holding pages")
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    raise_open_files_limit()
+    scratch = Path(tempfile.mkdtemp(prefix="audience-"))
+    postgres = PostgresServer(durable=True).start()
+    started = datetime.now().isoformat(timespec="seconds")
+    try:
+        print(f"audience: {args.students} students, 1-6 enrolls each", flush=True)
+        quiet = run("quiet", args, postgres, scratch)
+        audience = run("audience", args, postgres, scratch)
+    finally:
+        postgres.stop()
+    verdicts = targets(quiet, audience, args.students)
+    document = {
+        "run": started,
+        "args": vars(args),
+        "quiet": quiet,
+        "audience": audience,
+        "targets": [{"figure": f, "target": t, "met": m} for f, t, m in verdicts],
+    }
+    (DOCS / "audience.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\n{'figure':44}{'quiet':>14}{'audience':>14}")
+    for key in audience:
+        print(f"{key:44}{quiet.get(key, ''):>14}{audience[key]:>14}")
+    print()
+    for figure, target, met in verdicts:
+        print(f"{figure:60} target {target:12} {'met' if met else 'MISSED'}")
+    print(f"\nwrote {DOCS / 'audience.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

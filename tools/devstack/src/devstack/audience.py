@@ -1,0 +1,345 @@
+"""An opening's audience, as browsers would be: every student holds their outcome stream open
+(from several client processes: one process has too few file descriptors and one core) while
+the students send their requests; what reached the open pages, and when.
+
+Used by ``bench/audience.py`` (``make bench-audience``) and the audience test. A page is an
+``EventSource``: it reads ``id:`` and ``data:`` lines, and when the server ends the stream it
+reconnects with ``Last-Event-ID`` (counted: the server should never end one). With ``churn``, a
+share of the pages also drop their connection after their first outcome and come back with
+``Last-Event-ID``, as a phone changing networks does: nothing may be lost or repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import resource
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+RETRY_SECONDS = 2.0  # the streams' "retry: 2000"
+
+
+@dataclass
+class Delivery:
+    student: int
+    request_id: str
+    stream_id: str
+    at: float  # wall clock, comparable with the database's decided_at
+
+
+@dataclass
+class Watched:
+    """What the pages saw, added up over the client processes."""
+
+    opened: int = 0
+    ended_by_server: int = 0
+    reconnects: int = 0  # the churning pages' own reconnections
+    errors: Counter[str] = field(default_factory=Counter)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def first_seen(self) -> dict[str, float]:
+        """Each request id and when its outcome first reached a page."""
+        seen: dict[str, float] = {}
+        for delivery in self.deliveries:
+            seen[delivery.request_id] = min(delivery.at, seen.get(delivery.request_id, delivery.at))
+        return seen
+
+    def repeated(self) -> int:
+        """Outcomes a page got more than once (by stream id, per student)."""
+        counts = Counter((d.student, d.stream_id) for d in self.deliveries)
+        return sum(n - 1 for n in counts.values() if n > 1)
+
+
+class Audience:
+    """``students`` holding their outcome streams open from ``processes`` client processes."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: dict[int, str],
+        *,
+        processes: int = 4,
+        churn: float = 0.0,
+        seed: int = 19,
+    ) -> None:
+        self.base_url = base_url
+        self.tokens = tokens
+        context = multiprocessing.get_context("spawn")
+        self._opened = context.Value("i", 0)
+        self._delivered = context.Value("i", 0)
+        self._stop = context.Event()
+        self._results: Any = context.Queue()
+        students = sorted(tokens)
+        self._processes = [
+            context.Process(
+                target=_client,
+                args=(
+                    base_url,
+                    {s: tokens[s] for s in students[i::processes]},
+                    churn,
+                    seed + i,
+                    self._opened,
+                    self._delivered,
+                    self._stop,
+                    self._results,
+                ),
+                daemon=True,
+            )
+            for i in range(processes)
+        ]
+
+    def open(self, timeout: float = 120, progress: Callable[[int], None] | None = None) -> int:
+        """Start the clients; returns once every stream is open (or ``timeout`` passed)."""
+        for process in self._processes:
+            process.start()
+        deadline = time.monotonic() + timeout
+        while self.opened < len(self.tokens) and time.monotonic() < deadline:
+            if progress:
+                progress(self.opened)
+            time.sleep(0.2)
+        return self.opened
+
+    @property
+    def opened(self) -> int:
+        return int(self._opened.value)
+
+    @property
+    def delivered(self) -> int:
+        """Outcome events the pages received so far (repeats included)."""
+        return int(self._delivered.value)
+
+    def await_deliveries(
+        self, count: int, timeout: float, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Until the pages received ``count`` events (or ``timeout`` passed); then a moment
+        more, so a repeat that would follow is counted too."""
+        deadline = time.monotonic() + timeout
+        while self.delivered < count and time.monotonic() < deadline:
+            if progress:
+                progress(self.delivered)
+            time.sleep(0.1)
+        time.sleep(1.0)
+        return self.delivered
+
+    def close(self) -> Watched:
+        """Stop the clients and add up what their pages saw."""
+        self._stop.set()
+        watched = Watched()
+        for _ in self._processes:
+            part = self._results.get(timeout=120)
+            watched.opened += part["opened"]
+            watched.ended_by_server += part["ended_by_server"]
+            watched.reconnects += part["reconnects"]
+            watched.errors.update(part["errors"])
+            watched.deliveries += [Delivery(*d) for d in part["deliveries"]]
+        for process in self._processes:
+            process.join(timeout=30)
+        return watched
+
+
+def _client(
+    base_url: str,
+    tokens: dict[int, str],
+    churn: float,
+    seed: int,
+    opened: Any,
+    delivered: Any,
+    stop: Any,
+    results: Any,
+) -> None:
+    raise_open_files_limit()
+    results.put(asyncio.run(_hold(base_url, tokens, churn, seed, (opened, delivered), stop)))
+
+
+async def _hold(
+    base_url: str,
+    tokens: dict[int, str],
+    churn: float,
+    seed: int,
+    counters: tuple[Any, Any],
+    stop: Any,
+) -> dict[str, Any]:
+    opened, delivered = counters
+    churners = set(random.Random(seed).sample(sorted(tokens), int(len(tokens) * churn)))
+    tally: dict[str, Any] = {
+        "opened": 0,
+        "ended_by_server": 0,
+        "reconnects": 0,
+        "errors": Counter(),
+        "deliveries": [],
+    }
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=None)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def page(student: int) -> None:
+            url = f"{base_url}/v1/students/{student}/outcomes"
+            last_id: str | None = None
+            first = True
+            churn_left = student in churners
+            while True:
+                headers = {"Authorization": f"Bearer {tokens[student]}"}
+                if last_id:
+                    headers["Last-Event-ID"] = last_id
+                left_on_purpose = False
+                try:
+                    async with session.get(url, headers=headers) as response:
+                        if response.status != 200:
+                            tally["errors"][f"http {response.status}"] += 1
+                        elif first:
+                            first = False
+                            tally["opened"] += 1
+                            with opened.get_lock():
+                                opened.value += 1
+                        current = None
+                        async for raw in response.content:
+                            line = raw.decode().rstrip("\n")
+                            if line.startswith("id: "):
+                                current = line[4:]
+                            elif line.startswith("data: "):
+                                data = json.loads(line[6:])
+                                tally["deliveries"].append(
+                                    (student, data.get("id", ""), current or "", time.time())
+                                )
+                                with delivered.get_lock():
+                                    delivered.value += 1
+                                last_id = current
+                                if churn_left:  # drop the connection, come back with the id
+                                    churn_left, left_on_purpose = False, True
+                                    tally["reconnects"] += 1
+                                    break
+                    if not left_on_purpose:
+                        tally["ended_by_server"] += 1
+                        await asyncio.sleep(RETRY_SECONDS)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    tally["errors"][type(exc).__name__] += 1
+                    await asyncio.sleep(RETRY_SECONDS)
+
+        pages = [asyncio.create_task(page(student)) for student in tokens]
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        for task in pages:
+            task.cancel()
+        await asyncio.gather(*pages, return_exceptions=True)
+    tally["errors"] = dict(tally["errors"])
+    return tally
+
+
+@dataclass
+class Ack:
+    request_id: str | None
+    status: int
+    sent: float  # wall clock
+    acked: float
+
+
+async def _send(
+    base_url: str,
+    program: int,
+    jobs: Sequence[tuple[int, int]],
+    tokens: dict[int, str],
+    connections: int,
+) -> list[Ack]:
+    queue = list(reversed(jobs))
+    acks: list[Ack] = []
+    url = f"{base_url}/v1/programs/{program}/registration-requests"
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as client:
+
+        async def connection() -> None:
+            while queue:
+                student, section = queue.pop()
+                body = {"student_id": student, "action": "enroll", "section_id": section}
+                headers = {
+                    "Authorization": f"Bearer {tokens[student]}",
+                    "Idempotency-Key": f"a{student}-{section}",
+                }
+                sent = time.time()
+                try:
+                    async with client.post(url, json=body, headers=headers) as response:
+                        answer = await response.json()
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    answer, status = {}, -1
+                acks.append(Ack(answer.get("id"), status, sent, time.time()))
+
+        await asyncio.gather(*(connection() for _ in range(connections)))
+    return acks
+
+
+def send(
+    base_url: str,
+    program: int,
+    jobs: Sequence[tuple[int, int]],
+    tokens: dict[int, str],
+    connections: int = 200,
+) -> list[Ack]:
+    """Send each (student, section) enroll over ``connections`` keep-alive connections."""
+    return asyncio.run(_send(base_url, program, jobs, tokens, connections))
+
+
+# --- what the processes hold ----------------------------------------------------------------
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def children(pid: int) -> list[int]:
+    """The pids a process forked (a gunicorn master's workers)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def tcp_connections_to(pid: int, port: int) -> int:
+    """Established TCP connections of ``pid`` to ``port`` on this machine, from /proc."""
+    sockets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            sockets.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and parts[3] == "01" and parts[9] in sockets:
+                count += 1
+    return count
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time of the processes, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
