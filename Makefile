@@ -21,7 +21,7 @@ $(UV):  # uv itself, when the machine has none
 
 install: .venv/.installed  ## the virtualenv, exactly as uv.lock pins it (installs uv if missing)
 
-up: install  ## Redis, the three services on 8001-8003, Flower on 5555; SQLite under var/; restarts what dies
+up: install  ## Redis, identity on 8004, the services on 8001-8003, Flower on 5555; SQLite under var/; restarts what dies
 	$(PY) -m devstack.up
 
 test: lint  ## the lint, then every test, slow ones included
@@ -43,7 +43,7 @@ fmt: install  ## format and autofix with ruff
 openapi: install  ## regenerate the committed OpenAPI documents
 	$(PY) -m devstack.openapi
 
-token: install  ## make token ROLE=admin | make token ROLE=student SUB=42
+token: install  ## make token ROLE=admin | ROLE=student SUB=42: signed with the dev key under var/identity-keys
 	@$(PY) -m devstack.token --role $(ROLE) --sub $(SUB)
 
 bench: install  ## the rush benchmark on PostgreSQL (~15 min); SCALE=0.1 for a quick look, PROFILE=1 for py-spy flame graphs

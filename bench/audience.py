@@ -43,10 +43,10 @@ from devstack.audience import (
 from devstack.pipeline import PipelineStack, wait_until_decided
 from devstack.postgres_server import PostgresServer
 from devstack.redis_server import RedisServer
+from devstack.tokens import issue_token
 from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade
-from rush import SECRET, seed
-from servicekit.auth import issue_token
+from rush import seed
 from sqlalchemy import text
 from tqdm import tqdm
 
@@ -91,14 +91,13 @@ def run(
     upgrade(url)
     program, sections = seed(url, args.students, 400, rng)
     jobs = jobs_for(args.students, sections, rng)
-    tokens = {s: issue_token(SECRET, s, "student", 7200) for s in range(1, args.students + 1)}
+    tokens = {s: issue_token(s, "student", 7200) for s in range(1, args.students + 1)}
     redis_server = RedisServer(scratch / f"redis-{name}").start()
     logs = scratch / f"logs-{name}"
     logs.mkdir()
     stack = PipelineStack(
         url,
         redis_server,
-        SECRET,
         logs,
         partitions=8,
         extra_env={"REQUEUE_AFTER_SECONDS": "30", "DB_POOL_SIZE": "20"},

@@ -36,12 +36,12 @@ from devstack.lottery_stack import LotteryStack
 from devstack.pipeline import PipelineStack
 from devstack.postgres_server import PostgresServer
 from devstack.redis_server import RedisServer
+from devstack.tokens import issue_token
 from lottery_service.migrate import upgrade as upgrade_lottery
 from profile_service.events import profile_completed
 from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade as upgrade_registration
 from registration_service.use_cases import catalog
-from servicekit.auth import issue_token
 from servicekit.events import StreamPublisher
 from sqlalchemy import text
 from tqdm import tqdm
@@ -50,8 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services" / "lottery" / "tests"))
 from lottery_testkit import generate  # noqa: E402  (the bench's generator, shared with tests)
 
-SECRET = "bench-secret-0123456789abcdef0123456789"
-ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', 'admin', 7200)}"}
+ADMIN = {"Authorization": f"Bearer {issue_token('admin', 'admin', 7200)}"}
 T0 = "2026-12-05T09:00:00+00:00"
 
 
@@ -168,9 +167,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         upgrade_lottery(lottery_url)
         engine, sessions = make_session_factory(registration_url)
         print("starting registration and lottery processes ...", file=sys.stderr)
-        registration = PipelineStack(registration_url, redis, SECRET, work).start()
+        registration = PipelineStack(registration_url, redis, work).start()
         stacks.append(registration)
-        lottery = LotteryStack(lottery_url, redis, SECRET, work, time_limit_seconds=10).start()
+        lottery = LotteryStack(lottery_url, redis, work, time_limit_seconds=10).start()
         stacks.append(lottery)
         program, class_ids, slot_ids = seed_registration(sessions, lottery_input)
         publisher = StreamPublisher(registration.redis_client())

@@ -32,12 +32,12 @@ import redis
 from devstack.pipeline import PipelineStack, queued_count
 from devstack.postgres_server import PostgresServer
 from devstack.redis_server import RedisServer
+from devstack.tokens import issue_token
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import CompleteProfileRow
 from registration_service.events import OUTCOME_DECIDED, OUTCOMES_STREAM
 from registration_service.migrate import upgrade
 from registration_service.use_cases import catalog
-from servicekit.auth import issue_token
 from sqlalchemy import text
 from tqdm import tqdm
 
@@ -46,7 +46,6 @@ RESULTS = ROOT / "bench" / "results"
 RETRIES = 3
 # Read back from the server into rush.json: the figures are for durable commits.
 DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method")
-SECRET = "bench-secret-0123456789abcdef0123456789"
 T0 = "2026-12-05T09:00:00+00:00"
 
 
@@ -217,7 +216,7 @@ def run_phase(
     watcher = OutcomeWatcher(stack.redis_client(), stream) if stream else None
     if watcher:
         watcher.start()
-    tokens = {job.student: issue_token(SECRET, job.student, "student", 7200) for job in jobs}
+    tokens = {job.student: issue_token(job.student, "student", 7200) for job in jobs}
     phase.t0 = time.monotonic()
     phase.samples = asyncio.run(fire(stack.base_url, program, jobs, tokens, connections))
     # One outcome per request the service acknowledged (replays share their original's id).
@@ -539,7 +538,6 @@ def make_stack(
         return PipelineStack(
             url,
             redis_server,
-            SECRET,
             logs,
             web_app="bare_pipeline:create_app()",
             worker_module=["celery", "-A", "bare_pipeline", "worker"],
@@ -550,13 +548,12 @@ def make_stack(
         return PipelineStack(
             url,
             redis_server,
-            SECRET,
             logs,
             web_app="sync_baseline:create_app()",
             relay=False,
             **{**common, "workers": 0},
         )
-    return PipelineStack(url, redis_server, SECRET, logs, **common)
+    return PipelineStack(url, redis_server, logs, **common)
 
 
 # (figure, the baseline it is divided by, the bound, higher is better)

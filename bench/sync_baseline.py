@@ -23,7 +23,7 @@ from registration_service.adapters.models import (
     TimeslotOccupancyRow,
 )
 from registration_service.settings import RegistrationSettings
-from servicekit.auth import TokenVerifier
+from servicekit.auth import KeySet, TokenVerifier
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -117,7 +117,8 @@ class _Refused(Exception):
 def create_app() -> Flask:
     settings = RegistrationSettings()
     _engine, sessions = make_session_factory(settings.database_url, pool_size=20, max_overflow=20)
-    verifier = TokenVerifier(settings.jwt_secret)
+    keys = KeySet.from_settings(settings.jwt_jwks_url, settings.jwt_jwks, settings.jwt_jwks_file)
+    verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     web = Flask(__name__)
     web.get("/healthz")(lambda: {"status": "ok"})
 

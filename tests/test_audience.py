@@ -14,13 +14,12 @@ import pytest
 from devstack.audience import Audience, children, send, tcp_connections_to
 from devstack.pipeline import PipelineStack, wait_until_decided
 from devstack.redis_server import RedisServer
+from devstack.tokens import issue_token
 from registration_service import capacity
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import CompleteProfileRow
 from registration_service.migrate import upgrade
 from registration_service.use_cases import catalog
-from registration_testkit import SECRET
-from servicekit.auth import issue_token
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -66,8 +65,8 @@ def test_every_outcome_reaches_its_open_page_on_a_few_redis_connections(postgres
     upgrade(url)
     program, sections = seed(url)
     redis_server = RedisServer(tmp_path / "redis").start()
-    stack = PipelineStack(url, redis_server, SECRET, tmp_path, partitions=8).start()
-    tokens = {s: issue_token(SECRET, s, "student", 3600) for s in range(1, STUDENTS + 1)}
+    stack = PipelineStack(url, redis_server, tmp_path, partitions=8).start()
+    tokens = {s: issue_token(s, "student", 3600) for s in range(1, STUDENTS + 1)}
     audience = Audience(stack.base_url, tokens, processes=2, churn=0.1)
     try:
         assert audience.open() == STUDENTS

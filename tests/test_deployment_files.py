@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {"registration": 8001, "profile": 8002, "lottery": 8003}
+SERVICES = {"registration": 8001, "profile": 8002, "lottery": 8003, "identity": 8004}
 
 
 def test_compose_gives_each_service_its_own_image_database_and_port():
@@ -24,7 +24,7 @@ def test_compose_gives_each_service_its_own_image_database_and_port():
         url = service["environment"]["DATABASE_URL"]
         databases.add(url.rsplit("@", 1)[1])
         assert f"{name}-db" in service["depends_on"]
-    assert len(databases) == 3, "each service owns its database"
+    assert len(databases) == len(SERVICES), "each service owns its database"
 
 
 def test_compose_runs_every_background_process_make_up_runs():

@@ -21,19 +21,18 @@ import pytest
 from devstack.lottery_stack import LotteryStack
 from devstack.pipeline import PipelineStack, post_request, wait_until_decided
 from devstack.redis_server import RedisServer
+from devstack.tokens import issue_token
 from lottery_service.migrate import upgrade as upgrade_lottery
 from profile_service.events import profile_completed
 from registration_service.adapters.models import StudentRegistrationRow
 from registration_service.migrate import upgrade as upgrade_registration
-from servicekit.auth import issue_token
 from servicekit.db import make_session_factory
 from servicekit.events import StreamPublisher
 from sqlalchemy import select
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SECRET = "lottery-pipeline-secret-0123456789abcdef0"
-ADMIN = {"Authorization": f"Bearer {issue_token(SECRET, 'admin', 'admin', 3600)}"}
+ADMIN = {"Authorization": f"Bearer {issue_token('admin', 'admin', 3600)}"}
 STUDENTS = range(1, 31)
 
 
@@ -54,8 +53,8 @@ def system(postgres_server, tmp_path_factory) -> Iterator[dict[str, Any]]:
     lottery_url = postgres_server.create_database(f"lot_{uuid.uuid4().hex[:10]}")
     upgrade_registration(registration_url)
     upgrade_lottery(lottery_url)
-    registration = PipelineStack(registration_url, redis, SECRET, logs).start()
-    lottery = LotteryStack(lottery_url, redis, SECRET, logs, time_limit_seconds=5).start()
+    registration = PipelineStack(registration_url, redis, logs).start()
+    lottery = LotteryStack(lottery_url, redis, logs, time_limit_seconds=5).start()
     engine, sessions = make_session_factory(registration_url)
     clients = [
         httpx.Client(base_url=stack.base_url, timeout=30) for stack in (registration, lottery)
@@ -125,7 +124,7 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
 
     # Student 1 takes Origami themselves, first come first served, before the lottery commits.
     own = {"student_id": 1, "action": "enroll", "section_id": origami_section}
-    student_token = issue_token(SECRET, 1, "student", 3600)
+    student_token = issue_token(1, "student", 3600)
     assert post_request(reg, program, student_token, own).status_code == 202
     wait_until_decided(system["registration_engine"])
 

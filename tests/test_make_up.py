@@ -12,20 +12,18 @@ import time
 import httpx
 import pytest
 from devstack.ports import free_port
+from devstack.token import dev_token
 from profile_testkit import complete_profile
-from servicekit.auth import issue_token
-from servicekit.settings import DEVELOPMENT_JWT_SECRET
 
 pytestmark = pytest.mark.slow
 
 
 def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
-    ports = {
-        name: free_port()
-        for name in ("REGISTRATION_PORT", "PROFILE_PORT", "LOTTERY_PORT", "REDIS_PORT")
-    }
+    names = ("REGISTRATION_PORT", "PROFILE_PORT", "LOTTERY_PORT", "IDENTITY_PORT", "REDIS_PORT")
+    ports = {name: free_port() for name in names}
     env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
-    env.pop("JWT_SECRET", None)
+    for name in ("JWT_JWKS", "JWT_JWKS_URL", "JWT_JWKS_FILE", "JWT_ISSUER", "JWT_AUDIENCE"):
+        env.pop(name, None)  # the services trust `make up`'s identity service, nothing else
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack.up"], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -37,7 +35,8 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
             assert line or process.poll() is None, "devstack.up exited before it was ready"
             assert time.monotonic() < deadline, "not ready in 90 s"
         base = f"http://127.0.0.1:{ports['REGISTRATION_PORT']}"
-        admin = {"Authorization": f"Bearer {issue_token(DEVELOPMENT_JWT_SECRET, 'admin', 'admin')}"}
+        # Signed with the development key `make up` made for its identity service at start.
+        admin = {"Authorization": f"Bearer {dev_token(tmp_path, 'admin', 'admin')}"}
         program = httpx.post(
             f"{base}/v1/programs",
             json={"name": "Splash", "grade_min": 7, "grade_max": 12},
@@ -63,7 +62,7 @@ def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
                 "sections": [{"capacity": 5, "timeslot_ids": [slot]}],
             },
         ).json()
-        student = {"Authorization": f"Bearer {issue_token(DEVELOPMENT_JWT_SECRET, 42, 'student')}"}
+        student = {"Authorization": f"Bearer {dev_token(tmp_path, 'student', '42')}"}
         queued = httpx.post(
             f"{base}/v1/programs/{pid}/registration-requests",
             headers=student,

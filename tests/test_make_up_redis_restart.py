@@ -18,7 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from devstack.ports import free_port
-from test_make_up_restarts import ADMIN, NAMES, _await_ready, _retry_until, _save_profiles, _student
+from test_make_up_restarts import (
+    NAMES,
+    TOKEN_SETTINGS,
+    DevAuth,
+    _await_ready,
+    _retry_until,
+    _save_profiles,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +40,8 @@ def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
     ports = {name: free_port() for name in NAMES}
     env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
     env |= {"REQUEUE_AFTER_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "1"}
-    env.pop("JWT_SECRET", None)
+    for name in TOKEN_SETTINGS:
+        env.pop(name, None)
     stderr_log = tmp_path / "up.stderr"
     with open(stderr_log, "w") as stderr:
         process = subprocess.Popen(
@@ -47,23 +55,24 @@ def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
     reader = threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True)
     try:
         _await_ready(process)
+        auth = DevAuth(tmp_path)
         # Keep reading what it prints (gunicorn's access log): a full pipe would stall the webs.
         reader.start()
         base = f"http://127.0.0.1:{ports['REGISTRATION_PORT']}"
-        pid, slots = _catalog(base)
-        _save_profiles(f"http://127.0.0.1:{ports['PROFILE_PORT']}", pid, STUDENTS)
-        _await_profiles_known(base, pid, max(STUDENTS), slots[0][0])
-        watchers = {student: _Watcher(base, student) for student in SAMPLE}
+        pid, slots = _catalog(base, auth)
+        _save_profiles(f"http://127.0.0.1:{ports['PROFILE_PORT']}", pid, STUDENTS, auth)
+        _await_profiles_known(base, pid, max(STUDENTS), slots[0][0], auth)
+        watchers = {student: _Watcher(base, student, auth) for student in SAMPLE}
 
         rng = random.Random(18)
         wanted = [(s, rng.choice(slot)) for s in STUDENTS for slot in slots]
         rng.shuffle(wanted)
         half = len(wanted) // 2
         with ThreadPoolExecutor(8) as pool:
-            sent = list(pool.map(lambda w: _enroll(base, pid, *w), wanted[:half]))
+            sent = list(pool.map(lambda w: _enroll(base, pid, *w, auth), wanted[:half]))
             redis_pid = json.loads((tmp_path / "up.json").read_text())["redis"]
             os.kill(redis_pid, signal.SIGKILL)
-            sent += list(pool.map(lambda w: _enroll(base, pid, *w), wanted[half:]))
+            sent += list(pool.map(lambda w: _enroll(base, pid, *w, auth), wanted[half:]))
 
         # The supervisor starts Redis again, and says so.
         restarted = _retry_until(
@@ -82,12 +91,13 @@ def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
 
         # Every stored request is decided, exactly once, and nothing is over capacity.
         decided = {
-            request_id: _await_decision(base, request_id, student) for student, request_id in sent
+            request_id: _await_decision(base, request_id, student, auth)
+            for student, request_id in sent
         }
         assert len(decided) == len(wanted)
         outcomes = Counter(status["status"] for status in decided.values())
         assert set(outcomes) <= {"accepted", "rejected"}, outcomes
-        catalog = httpx.get(f"{base}/v1/programs/{pid}/catalog", headers=ADMIN).json()
+        catalog = httpx.get(f"{base}/v1/programs/{pid}/catalog", headers=auth.admin).json()
         sections = [s for c in catalog["classes"] for s in c["sections"]]
         assert all(s["enrolled"] <= s["capacity"] for s in sections), sections
         accepted = Counter(
@@ -98,7 +108,7 @@ def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
         }
         for student in STUDENTS:
             held = httpx.get(
-                f"{base}/v1/programs/{pid}/students/{student}/sections", headers=ADMIN
+                f"{base}/v1/programs/{pid}/students/{student}/sections", headers=auth.admin
             ).json()["sections"]
             mine = [r for r in decided.values() if r["student_id"] == student]
             assert sorted(s["section_id"] for s in held) == sorted(
@@ -125,9 +135,10 @@ class _Watcher:
     """A page's EventSource in a thread: holds the student's outcome stream open and reconnects
     with Last-Event-ID when the server ends it, as a browser does."""
 
-    def __init__(self, base: str, student: int) -> None:
+    def __init__(self, base: str, student: int, auth: DevAuth) -> None:
         self.url = f"{base}/v1/students/{student}/outcomes"
         self.student = student
+        self.auth = auth
         self.ids: set[str] = set()
         self.last_event_id: str | None = None
         self.stopped = threading.Event()
@@ -136,7 +147,7 @@ class _Watcher:
 
     def _run(self) -> None:
         while not self.stopped.is_set():
-            headers = _student(self.student)
+            headers = self.auth.student(self.student)
             if self.last_event_id:
                 headers["Last-Event-ID"] = self.last_event_id
             try:
@@ -164,25 +175,25 @@ class _Watcher:
         self.stopped.set()
 
 
-def _catalog(base):
+def _catalog(base, auth):
     """A program of three timeslots, each with four one-section classes of 20 seats."""
     pid = httpx.post(
         f"{base}/v1/programs",
         json={"name": "Splash", "grade_min": 7, "grade_max": 12},
-        headers=ADMIN,
+        headers=auth.admin,
     ).json()["id"]
     slots = []
     for hour in range(TIMESLOTS):
         slot = httpx.post(
             f"{base}/v1/programs/{pid}/timeslots",
-            headers=ADMIN,
+            headers=auth.admin,
             json={"start": f"2026-12-05T1{hour}:00:00Z", "end": f"2026-12-05T1{hour}:50:00Z"},
         ).json()["id"]
         sections = []
         for index in range(CLASSES_PER_TIMESLOT):
             created = httpx.post(
                 f"{base}/v1/programs/{pid}/classes",
-                headers=ADMIN,
+                headers=auth.admin,
                 json={
                     "title": f"Class {hour}.{index}",
                     "grade_min": 7,
@@ -195,7 +206,7 @@ def _catalog(base):
     return pid, slots
 
 
-def _await_profiles_known(base, pid, student, section):
+def _await_profiles_known(base, pid, student, section, auth):
     """Registration learns profiles from events, in order: once the last student's is known
     (a probe request is not refused profile_incomplete), all are. The probe is dropped."""
     drop = {"student_id": student, "action": "drop", "section_id": section}
@@ -203,20 +214,20 @@ def _await_profiles_known(base, pid, student, section):
     def probe():
         sent = httpx.post(
             f"{base}/v1/programs/{pid}/registration-requests",
-            headers=_student(student),
+            headers=auth.student(student),
             json=drop,
         ).json()
-        return _await_decision(base, sent["id"], student)
+        return _await_decision(base, sent["id"], student, auth)
 
     status = _retry_until(probe, lambda s: s["reason"] != "profile_incomplete", timeout=60)
     assert status["reason"] == "not_registered", status
 
 
-def _enroll(base, pid, student, section):
+def _enroll(base, pid, student, section, auth):
     for _ in range(3):  # a 503 (storage busy) is safe to retry with the same key
         response = httpx.post(
             f"{base}/v1/programs/{pid}/registration-requests",
-            headers=_student(student) | {"Idempotency-Key": f"rush-{student}-{section}"},
+            headers=auth.student(student) | {"Idempotency-Key": f"rush-{student}-{section}"},
             json={"student_id": student, "action": "enroll", "section_id": section},
             timeout=30,
         )
@@ -233,19 +244,19 @@ def _get(url):
         return None
 
 
-def _await_decision(base, request_id, student, timeout=60):
+def _await_decision(base, request_id, student, auth, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         url = f"{base}/v1/registration-requests/{request_id}"
-        response = _get_as(url, student)
+        response = _get_as(url, student, auth)
         if response is not None and response.json()["status"] not in ("queued", "waiting"):
             return response.json()
         time.sleep(0.2)
     raise AssertionError(f"request {request_id} still undecided after {timeout}s")
 
 
-def _get_as(url, student):
+def _get_as(url, student, auth):
     try:
-        return httpx.get(url, headers=_student(student), timeout=5)
+        return httpx.get(url, headers=auth.student(student), timeout=5)
     except httpx.HTTPError:
         return None

@@ -7,24 +7,52 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from devstack.ports import free_port
+from devstack.token import dev_token
 from profile_testkit import complete_profile
-from servicekit.auth import issue_token
-from servicekit.settings import DEVELOPMENT_JWT_SECRET
 
 pytestmark = pytest.mark.slow
 
-NAMES = ("REGISTRATION_PORT", "PROFILE_PORT", "LOTTERY_PORT", "REDIS_PORT", "FLOWER_PORT")
-ADMIN = {"Authorization": f"Bearer {issue_token(DEVELOPMENT_JWT_SECRET, 'admin', 'admin')}"}
+NAMES = (
+    "REGISTRATION_PORT",
+    "PROFILE_PORT",
+    "LOTTERY_PORT",
+    "IDENTITY_PORT",
+    "REDIS_PORT",
+    "FLOWER_PORT",
+)
+# Who verifies tokens is `make up`'s business (the identity service's keys): not the caller's.
+TOKEN_SETTINGS = ("JWT_JWKS", "JWT_JWKS_URL", "JWT_JWKS_FILE", "JWT_ISSUER", "JWT_AUDIENCE")
+
+
+class DevAuth:
+    """Authorization headers with tokens signed by the development key `make up` keeps under
+    its VAR_DIR, which its services trust. The key is made at start: build this only once
+    `make up` printed ready. Each token is signed once."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.admin = self._headers("admin", "admin")
+        self._students: dict[int, dict[str, str]] = {}
+
+    def student(self, student: int) -> dict[str, str]:
+        if student not in self._students:
+            self._students[student] = self._headers("student", str(student))
+        return dict(self._students[student])  # a copy: callers add headers to it
+
+    def _headers(self, role: str, sub: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {dev_token(self.var_dir, role, sub)}"}
 
 
 def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path):
     ports = {name: free_port() for name in NAMES}
     env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
-    env.pop("JWT_SECRET", None)
+    for name in TOKEN_SETTINGS:
+        env.pop(name, None)
     stderr_log = tmp_path / "up.stderr"
     with open(stderr_log, "w") as stderr:
         process = subprocess.Popen(
@@ -36,14 +64,16 @@ def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path
         )
     try:
         ready_line = _await_ready(process)
+        auth = DevAuth(tmp_path)
         assert f"flower=http://127.0.0.1:{ports['FLOWER_PORT']}" in ready_line
         base = f"http://127.0.0.1:{ports['REGISTRATION_PORT']}"
         assert httpx.get(f"{base}/readyz").json()["checks"]["workers"] == "ok"
-        pid, sections = _catalog(base)
-        _save_profiles(f"http://127.0.0.1:{ports['PROFILE_PORT']}", pid, students=range(1, 7))
+        pid, sections = _catalog(base, auth)
+        profiles = f"http://127.0.0.1:{ports['PROFILE_PORT']}"
+        _save_profiles(profiles, pid, range(1, 7), auth)
         # Completion events arrive in order: once the last student's has, all have.
         warm_up = _retry_until(
-            lambda: _await_decision(base, _enroll(base, pid, 6, sections[0])[1], 6),
+            lambda: _await_decision(base, _enroll(base, pid, 6, sections[0], auth)[1], 6, auth),
             lambda status: status["reason"] != "profile_incomplete",
         )
         assert warm_up["status"] == "accepted", warm_up
@@ -52,10 +82,12 @@ def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path
         os.kill(victim, signal.SIGKILL)
         # Sent right away: the dead worker's partitions wait for its restart (or the sweeper).
         queued = [
-            _enroll(base, pid, student, sections[student % len(sections)])
+            _enroll(base, pid, student, sections[student % len(sections)], auth)
             for student in range(1, 6)
         ]
-        statuses = [_await_decision(base, request_id, student) for student, request_id in queued]
+        statuses = [
+            _await_decision(base, request_id, student, auth) for student, request_id in queued
+        ]
         assert [s["status"] for s in statuses] == ["accepted"] * 5, statuses
 
         restarted = _retry_until(
@@ -107,21 +139,21 @@ def _await_ready(process, timeout=90):
     return line
 
 
-def _catalog(base):
+def _catalog(base, auth):
     """A program with one class of three sections (spread over the decision partitions)."""
     pid = httpx.post(
         f"{base}/v1/programs",
         json={"name": "Splash", "grade_min": 7, "grade_max": 12},
-        headers=ADMIN,
+        headers=auth.admin,
     ).json()["id"]
     slot = httpx.post(
         f"{base}/v1/programs/{pid}/timeslots",
-        headers=ADMIN,
+        headers=auth.admin,
         json={"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T11:00:00Z"},
     ).json()["id"]
     created = httpx.post(
         f"{base}/v1/programs/{pid}/classes",
-        headers=ADMIN,
+        headers=auth.admin,
         json={
             "title": "Knots",
             "grade_min": 7,
@@ -132,17 +164,13 @@ def _catalog(base):
     return pid, [section["id"] for section in created["sections"]]
 
 
-def _student(student):
-    return {"Authorization": f"Bearer {issue_token(DEVELOPMENT_JWT_SECRET, student, 'student')}"}
-
-
-def _save_profiles(profile_url, pid, students):
+def _save_profiles(profile_url, pid, students, auth):
     """Complete profiles, then wait until registration has heard of the last one."""
     for student in students:
         saved = _retry_until(
             lambda student=student: httpx.put(
                 f"{profile_url}/v1/programs/{pid}/students/{student}/profile",
-                headers=_student(student),
+                headers=auth.student(student),
                 json=complete_profile(),
             ),
             lambda response: response.status_code != 404,
@@ -150,10 +178,10 @@ def _save_profiles(profile_url, pid, students):
         assert saved.status_code == 200, saved.text
 
 
-def _enroll(base, pid, student, section):
+def _enroll(base, pid, student, section, auth):
     response = httpx.post(
         f"{base}/v1/programs/{pid}/registration-requests",
-        headers=_student(student),
+        headers=auth.student(student),
         json={"student_id": student, "action": "enroll", "section_id": section},
     )
     assert response.status_code == 202, response.text
@@ -176,11 +204,11 @@ def _retry_until(attempt, done, timeout=30):
         time.sleep(0.3)
 
 
-def _await_decision(base, request_id, student, timeout=45):
+def _await_decision(base, request_id, student, auth, timeout=45):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         url = f"{base}/v1/registration-requests/{request_id}"
-        status = httpx.get(url, headers=_student(student)).json()
+        status = httpx.get(url, headers=auth.student(student)).json()
         if status["status"] != "queued":
             return status
         time.sleep(0.2)

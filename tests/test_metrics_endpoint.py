@@ -14,14 +14,26 @@ COMMON = (
     "http_request_duration_seconds",
     "outbox_unpublished_events",
     "outbox_oldest_unpublished_age_seconds",
+)
+CONSUMER = (  # a service that reads other services' streams
     "stream_consumer_group_oldest_undelivered_age_seconds",
     "stream_consumer_group_lag",
     "stream_consumer_group_pending",
 )
 OWN = {
-    "registration": ("registration_queue_depth", "registration_queue_oldest_age_seconds"),
-    "profile": (),
-    "lottery": ("lottery_runs", "lottery_oldest_queued_run_age_seconds", "lottery_run_seconds"),
+    "registration": (
+        *CONSUMER,
+        "registration_queue_depth",
+        "registration_queue_oldest_age_seconds",
+    ),
+    "profile": CONSUMER,
+    "lottery": (
+        *CONSUMER,
+        "lottery_runs",
+        "lottery_oldest_queued_run_age_seconds",
+        "lottery_run_seconds",
+    ),
+    "identity": (),  # it reads no stream
 }
 
 

@@ -9,13 +9,14 @@ import itertools
 
 import pytest
 import redis
+from devstack.tokens import TEST_SIGNER
 from profile_service.adapters.models import outbox as profile_outbox
 from profile_service.api.app import create_app as create_profile_app
 from profile_service.events import CATALOG_STREAM
 from profile_service.migrate import upgrade as upgrade_profile
 from profile_service.settings import ProfileSettings
 from profile_service.use_cases.programs import handle_catalog_event
-from profile_testkit import ADMIN, SECRET, bearer, complete_profile
+from profile_testkit import ADMIN, bearer, complete_profile
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import CompleteProfileRow
 from registration_service.adapters.models import outbox as registration_outbox
@@ -52,11 +53,13 @@ class Services:
         upgrade_profile(profile_url)
         self.registration = create_registration_app(
             RegistrationSettings(
-                database_url=registration_url, redis_url=redis_url, jwt_secret=SECRET
+                database_url=registration_url, redis_url=redis_url, jwt_jwks=TEST_SIGNER.jwks_json()
             )
         ).test_client()
         self.profile = create_profile_app(
-            ProfileSettings(database_url=profile_url, redis_url=redis_url, jwt_secret=SECRET)
+            ProfileSettings(
+                database_url=profile_url, redis_url=redis_url, jwt_jwks=TEST_SIGNER.jwks_json()
+            )
         ).test_client()
         self.registration_engine, self.registration_sessions = make_session_factory(
             registration_url

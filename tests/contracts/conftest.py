@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from identity_service.migrate import upgrade as upgrade_identity
 from lottery_service.migrate import upgrade as upgrade_lottery
 from profile_service.migrate import upgrade as upgrade_profile
 from registration_service.migrate import upgrade as upgrade_registration
@@ -91,6 +92,16 @@ def registration_session(registration_template: Path, tmp_path: Path) -> Iterato
 @pytest.fixture
 def profile_session(profile_template: Path, tmp_path: Path) -> Iterator[Session]:
     yield from _session(profile_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def identity_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory, "identity", upgrade_identity)
+
+
+@pytest.fixture
+def identity_session(identity_template: Path, tmp_path: Path) -> Iterator[Session]:
+    yield from _session(identity_template, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from identity_service import events as identity_events
 from lottery_service import events as lottery_events
 from profile_service import events as profile_events
 from registration_service import events as registration_events
@@ -17,6 +18,7 @@ SERVICES = {
     "registration": registration_events,
     "profile": profile_events,
     "lottery": lottery_events,
+    "identity": identity_events,
 }
 PUBLISHED = [spec for module in SERVICES.values() for spec in module.PUBLISHES]
 NONE = "—"

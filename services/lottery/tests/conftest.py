@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lottery_api_kit import SECRET, Catalog
+from devstack.tokens import TEST_SIGNER
+from lottery_api_kit import Catalog
 from lottery_service.api.app import create_app
 from lottery_service.migrate import upgrade
 from lottery_service.settings import LotterySettings
@@ -37,7 +38,7 @@ def settings(database_url: str, redis_server) -> LotterySettings:
     return LotterySettings(
         database_url=database_url,
         redis_url=redis_server.url,
-        jwt_secret=SECRET,
+        jwt_jwks=TEST_SIGNER.jwks_json(),
         lottery_time_limit_seconds=5,
     )
 

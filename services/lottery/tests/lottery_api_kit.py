@@ -5,18 +5,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from devstack.tokens import issue_token
 from lottery_service import events
 from lottery_service.use_cases.read_models import handle_event
-from servicekit.auth import issue_token
 from servicekit.events import Event
 from sqlalchemy.orm import Session, sessionmaker
-
-SECRET = "lottery-test-secret-0123456789abcdef01234"
 
 
 def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``registration_testkit.bearer``)."""
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role, ttl)}"}
+    return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 
 
 ADMIN = bearer("admin", "admin")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from devstack.tokens import TEST_SIGNER
 from profile_service.adapters.db import make_session_factory
 from profile_service.api.app import create_app
 from profile_service.events import PROGRAM_CREATED
 from profile_service.migrate import upgrade
 from profile_service.settings import ProfileSettings
 from profile_service.use_cases.programs import handle_catalog_event
-from profile_testkit import SECRET
 from servicekit.events import Event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +33,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def client(database_url: str, redis_server):
     settings = ProfileSettings(
-        database_url=database_url, redis_url=redis_server.url, jwt_secret=SECRET
+        database_url=database_url, redis_url=redis_server.url, jwt_jwks=TEST_SIGNER.jwks_json()
     )
     return create_app(settings).test_client()
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from servicekit.auth import issue_token
-
-SECRET = "profile-test-secret-0123456789abcdef012345"
+from devstack.tokens import issue_token
 
 
 def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``registration_testkit.bearer``)."""
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role, ttl)}"}
+    return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 
 
 ADMIN = bearer("admin", "admin")

@@ -7,11 +7,12 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from devstack.tokens import TEST_SIGNER
 from registration_service.adapters.db import make_session_factory
 from registration_service.api.app import create_app
 from registration_service.migrate import upgrade
 from registration_service.settings import RegistrationSettings
-from registration_testkit import SECRET, CatalogBuilder
+from registration_testkit import CatalogBuilder
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -46,7 +47,7 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 @pytest.fixture
 def settings(database_url: str, redis_server) -> RegistrationSettings:
     return RegistrationSettings(
-        database_url=database_url, redis_url=redis_server.url, jwt_secret=SECRET
+        database_url=database_url, redis_url=redis_server.url, jwt_jwks=TEST_SIGNER.jwks_json()
     )
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from devstack.tokens import issue_token
 from registration_service.events import LOTTERY_RUN_COMMITTED, PROFILE_COMPLETED
 from registration_service.use_cases import catalog
 from registration_service.use_cases.profiles import handle_profile_event
-from servicekit.auth import issue_token
 from servicekit.events import Event
 from sqlalchemy.orm import Session
 
-SECRET = "registration-tests-secret-0123456789abcdef"
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 # When a lottery run's registrations start: the run is committed before the window opens.
 RUN_STARTS_AT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
@@ -19,7 +18,7 @@ RUN_STARTS_AT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``profile_testkit.bearer``)."""
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, role, ttl)}"}
+    return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 
 
 ADMIN = bearer("admin", "admin")

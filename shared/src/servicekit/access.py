@@ -20,6 +20,8 @@ ACCESS_ATTRIBUTE = "__access__"
 
 
 class Access(StrEnum):
+    PUBLIC = "public"
+    """No token needed (signing up and in, the public keys): anyone may call it."""
     ANY_TOKEN = "any_token"
     """Any valid token, student or admin."""
     ADMIN = "admin"
@@ -31,7 +33,7 @@ class Access(StrEnum):
 
     @property
     def may_forbid(self) -> bool:
-        return self is not Access.ANY_TOKEN
+        return self not in (Access.ANY_TOKEN, Access.PUBLIC)
 
     @property
     def summary(self) -> str:
@@ -54,6 +56,7 @@ class Access(StrEnum):
 
 
 _SUMMARIES = {
+    Access.PUBLIC: "No token needed.",
     Access.ANY_TOKEN: "Any valid token.",
     Access.ADMIN: "Admin token only.",
     Access.SELF_OR_ADMIN: "The student named in the path, or an admin.",

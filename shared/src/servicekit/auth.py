@@ -1,17 +1,34 @@
-"""JWT bearer tokens (HS256): who is calling, and may they act for this student?
+"""Bearer tokens signed by the identity service: who is calling, and may they act for this student?
+
+Every service but identity only *verifies*: it holds the identity service's public keys (its
+JWKS, fetched and cached, or given inline or as a file for tests and offline deployments) and
+no secret that could mint a token. A token must be ES256, name a key (``kid``) of that set, and
+carry the expected ``iss`` and ``aud``, a ``sub``, a ``role`` and an ``exp``; anything else
+(``alg: none``, HS256 with the public key as the secret, a key of another issuer) is a 401.
 
 Framework-free so the worker, scripts and tests use the same rules as the HTTP layer.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import jwt
 
-ALGORITHM = "HS256"
+log = logging.getLogger(__name__)
+
+ALGORITHM = "ES256"  # the only one accepted: asymmetric, so verifying never means minting
+REFETCH_AFTER_SECONDS = 5.0  # an unknown kid refetches the set at most this often
+KEYS_LIFETIME_SECONDS = 300.0  # a cached set is refetched at least this often (rotations)
 
 
 class Role(StrEnum):
@@ -54,17 +71,87 @@ class Principal:
             )
 
 
+class KeySet:
+    """The identity service's public keys by ``kid``, from a loader (a URL, a file, inline
+    JSON), cached; refetched when a token names a key not in it (at most every
+    ``REFETCH_AFTER_SECONDS``, so garbage kids cannot hammer identity) and every
+    ``KEYS_LIFETIME_SECONDS`` (so a retired key stops being trusted)."""
+
+    def __init__(self, load: Callable[[], dict[str, Any]], *, source: str) -> None:
+        self._load = load
+        self.source = source
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, url: str | None = None, inline: str | None = None, file: str | None = None
+    ) -> KeySet:
+        if inline:
+            document = json.loads(inline)
+            return cls(lambda: document, source="JWT_JWKS")
+        if file:
+            path = Path(file)
+            return cls(lambda: json.loads(path.read_text()), source=str(path))
+        if url:
+            return cls(lambda: _fetch_json(url), source=url)
+        raise ValueError("set JWT_JWKS_URL (or JWT_JWKS / JWT_JWKS_FILE): no keys to verify with")
+
+    def key(self, kid: str) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            stale = now - self._fetched_at > KEYS_LIFETIME_SECONDS
+            unknown = kid not in self._keys and now - self._fetched_at > REFETCH_AFTER_SECONDS
+            if stale or unknown:
+                self._refresh(now)
+            found = self._keys.get(kid)
+        if found is None:
+            raise AuthError(401, "invalid_token", "The token was signed with an unknown key.")
+        return found
+
+    def _refresh(self, now: float) -> None:
+        try:
+            document = self._load()
+            keys = jwt.PyJWKSet.from_dict(document).keys
+        except Exception:  # identity away: keep what we had, try again later
+            log.warning("could not read the signing keys from %s", self.source, exc_info=True)
+            self._fetched_at = now - KEYS_LIFETIME_SECONDS + REFETCH_AFTER_SECONDS
+            return
+        self._keys = {key.key_id: key.key for key in keys if key.key_id}
+        self._fetched_at = now
+
+
+def _fetch_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # a configured URL, not a user's
+        document: dict[str, Any] = json.loads(response.read())
+    return document
+
+
 class TokenVerifier:
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+    def __init__(self, keys: KeySet, issuer: str, audience: str) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
 
     def verify(self, token: str) -> Principal:
         try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError(401, "invalid_token", f"The bearer token is not valid: {exc}.") from exc
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise AuthError(
+                401, "invalid_token", f"The token must be signed {ALGORITHM} and name its key."
+            )
+        key = self._keys.key(header["kid"])
+        try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                key,
                 algorithms=[ALGORITHM],
-                options={"require": ["sub", "role", "exp"]},
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["sub", "role", "exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError(401, "token_expired", "Your token has expired; sign in again.") from exc
@@ -88,10 +175,3 @@ class TokenVerifier:
                 401, "invalid_token", "The Authorization header must read 'Bearer <JWT>'."
             )
         return self.verify(token.strip())
-
-
-def issue_token(secret: str, subject: str | int, role: Role | str, ttl_seconds: int = 3600) -> str:
-    """Sign a token; for local use, tests and service-to-service calls."""
-    now = int(time.time())
-    claims = {"sub": str(subject), "role": str(Role(role)), "iat": now, "exp": now + ttl_seconds}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -123,7 +123,10 @@ class ServiceBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest is unt
         """Declare who may call the view; checked before the view's input is parsed."""
 
         def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
-            documented: Callable[..., Any] = self.doc(**{"x-access": policy.value})(function)
+            doc: dict[str, Any] = {"x-access": policy.value}
+            if policy is Access.PUBLIC:
+                doc["security"] = []  # no bearer token
+            documented: Callable[..., Any] = self.doc(**doc)(function)
             _apidoc(documented)["access"] = policy  # read by _prepare_error_doc
             return declare_access(documented, policy)
 
@@ -148,7 +151,7 @@ class ServiceBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest is unt
         """Document the kit's own answers: 401/403 by access, 400/413/415 for JSON bodies,
         404/422 where the operation reads a path or its input."""
         policy = doc_info.get("access")
-        statuses = {401}
+        statuses = set() if policy == Access.PUBLIC else {401}
         if doc_info.get("path_params"):
             statuses.update((404, 422))
         if doc_info.get("arguments"):

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 from redis import Redis
 from sqlalchemy import Engine
 
-from servicekit.auth import TokenVerifier
+from servicekit.auth import KeySet, TokenVerifier
 from servicekit.db import ping_database
 from servicekit.domain_errors import Conflict, InvalidInput, NotFound
 from servicekit.flask_api import MAX_DEPTH_CONFIG, IdConverter, id_converter_schema
@@ -75,12 +75,18 @@ BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerForma
 
 
 def create_service_app(
-    import_name: str, title: str, settings: ServiceSettings, engine: Engine, redis: Redis
+    import_name: str,
+    title: str,
+    settings: ServiceSettings,
+    engine: Engine,
+    redis: Redis,
+    keys: KeySet | None = None,
 ) -> tuple[Flask, Api]:
     """A Flask app with a flask-smorest ``Api`` serving ``/openapi.json``, the error envelope,
     bearer-token auth on every non-public endpoint, ``/healthz``, and ``/readyz`` checking the
     service's database and Redis. The use cases' ``NotFound`` and ``InvalidInput`` become 404
-    and 422, ``Conflict`` 409."""
+    and 422, ``Conflict`` 409. Tokens are verified against ``keys``, by default the identity
+    service's JWKS as the settings name it (``JWT_JWKS_URL``, ``JWT_JWKS``, ``JWT_JWKS_FILE``)."""
     app = Flask(import_name)
     app.config.update(
         API_TITLE=title,
@@ -121,7 +127,10 @@ def create_service_app(
         return error_response(422, "validation_error", "Some fields are invalid.", exc.fields)
 
     install_correlation_id(app)
-    install_auth(app, TokenVerifier(settings.jwt_secret))
+    keys = keys or KeySet.from_settings(
+        settings.jwt_jwks_url, settings.jwt_jwks, settings.jwt_jwks_file
+    )
+    install_auth(app, TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience))
     app.register_blueprint(
         health_blueprint({"database": lambda: ping_database(engine), "redis": redis.ping})
     )

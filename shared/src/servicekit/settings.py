@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# Who signs the tokens every service accepts (the identity service) and whom they are for.
+DEFAULT_ISSUER = "esp-identity"
+DEFAULT_AUDIENCE = "esp-services"
+DEFAULT_JWKS_URL = "http://127.0.0.1:8004/.well-known/jwks.json"  # identity under `make up`
 
 
 class ServiceSettings(BaseSettings):
@@ -17,7 +20,14 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "sqlite:///var/service.sqlite3"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    # The identity service's public keys: fetched from JWT_JWKS_URL and cached, or given as
+    # JSON (JWT_JWKS) or a file (JWT_JWKS_FILE) for tests and offline deployments. No service
+    # holds anything that can sign a token.
+    jwt_jwks_url: str | None = DEFAULT_JWKS_URL
+    jwt_jwks: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_issuer: str = DEFAULT_ISSUER
+    jwt_audience: str = DEFAULT_AUDIENCE
     log_level: str = "INFO"
     # Seconds a reserved, unacknowledged Celery message stays invisible before Redis hands it
     # out again. The same value in every service: a shorter one redelivers long tasks twice.

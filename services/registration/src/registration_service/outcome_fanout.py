@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -81,8 +82,11 @@ class OutcomeFanout:
 
     def __init__(self, redis_url: str, *, max_behind: int = 1_000) -> None:
         self.max_behind = max_behind
-        self._listen = _single_connection(redis_url, socket_timeout=LISTEN_BLOCK_MS / 1000 + 10)
-        self._fetch = _single_connection(redis_url, socket_timeout=10)
+        # Named, so an operator's CLIENT LIST shows which connections serve the pages.
+        self.client_name = f"outcome-fanout-{os.getpid()}-{id(self):x}"
+        listen_timeout = LISTEN_BLOCK_MS / 1000 + 10
+        self._listen = _single_connection(redis_url, self.client_name, listen_timeout)
+        self._fetch = _single_connection(redis_url, self.client_name, 10)
         self._pages: dict[int, set[Subscription]] = defaultdict(set)
         self._due: set[int] = set()
         self._announced: dict[int, dict[str, float]] = {}  # student -> event id -> when
@@ -235,9 +239,14 @@ class OutcomeFanout:
         return bool(announced)
 
 
-def _single_connection(url: str, *, socket_timeout: float) -> redis.Redis:
+def _single_connection(url: str, name: str, socket_timeout: float) -> redis.Redis:
     pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=1, timeout=30, socket_timeout=socket_timeout, socket_connect_timeout=5
+        url,
+        max_connections=1,
+        timeout=30,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5,
+        client_name=name,
     )
     return redis.Redis(connection_pool=pool)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from devstack.pipeline import wait_for_a_lock_wait
+from devstack.tokens import TEST_SIGNER
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
     RegistrationRequestRow,
@@ -33,7 +34,7 @@ from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import enroll
 from registration_service.use_cases.drain import drain_partition
 from registration_service.use_cases.lottery_commits import handle_lottery_event
-from registration_testkit import RUN_STARTS_AT, SECRET, CatalogBuilder, bearer, lottery_event
+from registration_testkit import RUN_STARTS_AT, CatalogBuilder, bearer, lottery_event
 from servicekit.flask_db import dispose_sessions
 from sqlalchemy import func, select, text
 
@@ -165,7 +166,9 @@ def one_section(sessions, capacity=10):
 
 
 def make_intake(url, redis_url, sessions):
-    settings = RegistrationSettings(database_url=url, redis_url=redis_url, jwt_secret=SECRET)
+    settings = RegistrationSettings(
+        database_url=url, redis_url=redis_url, jwt_jwks=TEST_SIGNER.jwks_json()
+    )
     doorbells = Doorbells(make_celery(settings), redis.Redis.from_url(redis_url), settings)
     return RequestIntake(sessions, doorbells, PARTITIONS)
 
@@ -235,7 +238,9 @@ def test_the_web_answers_503_in_the_envelope_when_the_request_was_not_stored(
 ):
     url, _engine, sessions = pg
     program, section = one_section(sessions)
-    settings = RegistrationSettings(database_url=url, redis_url=redis_server.url, jwt_secret=SECRET)
+    settings = RegistrationSettings(
+        database_url=url, redis_url=redis_server.url, jwt_jwks=TEST_SIGNER.jwks_json()
+    )
     app = create_app(settings)
     response = app.test_client().post(
         f"/v1/programs/{program}/registration-requests",

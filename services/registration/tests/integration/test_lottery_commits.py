@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from devstack.tokens import TEST_SIGNER
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
     RegistrationRequestRow,
@@ -26,7 +27,7 @@ from registration_service.use_cases.drain import drain_partition
 from registration_service.use_cases.lottery_commits import handle_lottery_event
 from registration_service.worker.relay import apply_lottery_events
 from registration_service.worker.resources import Resources
-from registration_testkit import RUN_STARTS_AT, SECRET, T0, CatalogBuilder, lottery_event
+from registration_testkit import RUN_STARTS_AT, T0, CatalogBuilder, lottery_event
 from servicekit.events import StreamConsumer, StreamPublisher
 from sqlalchemy import select
 
@@ -233,7 +234,7 @@ def relay_resources(database_url, redis_server):
     settings = RegistrationSettings(
         database_url=database_url,
         redis_url=redis_url,
-        jwt_secret=SECRET,
+        jwt_jwks=TEST_SIGNER.jwks_json(),
         decision_partitions=PARTITIONS,
     )
     engine, sessions = make_session_factory(database_url)

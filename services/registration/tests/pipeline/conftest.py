@@ -9,7 +9,6 @@ from devstack.pipeline import PipelineStack
 from devstack.redis_server import RedisServer
 from registration_service.adapters.db import make_session_factory
 from registration_service.migrate import upgrade
-from registration_testkit import SECRET
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def pipeline_redis(tmp_path_factory):
 def stack(pipeline_db, pipeline_redis, tmp_path_factory):
     url = pipeline_db[0]
     logs = tmp_path_factory.mktemp("pipeline-logs")
-    running = PipelineStack(url, pipeline_redis, SECRET, logs).start()
+    running = PipelineStack(url, pipeline_redis, logs).start()
     yield running
     running.stop()
 

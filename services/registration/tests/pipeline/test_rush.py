@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from devstack.pipeline import post_request, wait_for_a_lock_wait, wait_until_decided
+from devstack.tokens import issue_token
 from registration_service.adapters.models import (
     RegistrationRequestRow,
     SectionRow,
@@ -20,17 +21,16 @@ from registration_service.adapters.models import (
 )
 from registration_service.events import OUTCOMES_STREAM
 from registration_service.use_cases import requests
-from registration_testkit import SECRET, CatalogBuilder
-from servicekit.auth import issue_token
+from registration_testkit import CatalogBuilder
 from sqlalchemy import func, select
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-ADMIN = issue_token(SECRET, "admin", "admin", 3600)
+ADMIN = issue_token("admin", "admin", 3600)
 
 
 def token(student_id: int) -> str:
-    return issue_token(SECRET, student_id, "student", 3600)
+    return issue_token(student_id, "student", 3600)
 
 
 def setup_catalog(sessions, students, capacities, same_slot=False):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devstack.ports import free_port, wait_until_serving
 from devstack.redis_server import RedisServer
+from devstack.tokens import service_env
 from devstack.up import LOTTERY_WORKER
 
 
@@ -23,7 +24,6 @@ class LotteryStack:
         self,
         database_url: str,
         redis: RedisServer,
-        secret: str,
         log_dir: Path,
         *,
         time_limit_seconds: float = 10,
@@ -36,7 +36,7 @@ class LotteryStack:
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis.url,
-            "JWT_SECRET": secret,
+            **service_env(),  # the services trust the test signer's tokens
             "LOTTERY_TIME_LIMIT_SECONDS": str(time_limit_seconds),
             "LOG_LEVEL": "WARNING",
         }

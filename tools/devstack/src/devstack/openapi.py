@@ -19,6 +19,7 @@ SERVICES = {
     ),
     "profile": ("profile_service.api.app", "profile_service.settings", "ProfileSettings"),
     "lottery": ("lottery_service.api.app", "lottery_service.settings", "LotterySettings"),
+    "identity": ("identity_service.api.app", "identity_service.settings", "IdentitySettings"),
 }
 
 
@@ -27,7 +28,9 @@ def generate(name: str) -> str:
     app_module, settings_module, settings_class = SERVICES[name]
     settings_type = getattr(import_module(settings_module), settings_class)
     with tempfile.TemporaryDirectory() as scratch:
-        settings = settings_type(database_url=f"sqlite:///{scratch}/openapi.sqlite3")
+        settings = settings_type(
+            database_url=f"sqlite:///{scratch}/openapi.sqlite3", keys_dir=f"{scratch}/keys"
+        )
         app = import_module(app_module).create_app(settings)
         document = app.test_client().get("/openapi.json").get_json()
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from devstack.ports import free_port, wait_until_serving
 from devstack.redis_server import RedisServer
+from devstack.tokens import service_env
 
 PARTITIONS = 4
 WORKERS = 2
@@ -34,7 +35,6 @@ class PipelineStack:
         self,
         database_url: str,
         redis: RedisServer,
-        secret: str,
         log_dir: Path,
         *,
         partitions: int = PARTITIONS,
@@ -46,9 +46,10 @@ class PipelineStack:
         relay: bool = True,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        """``worker_module`` replaces the decision worker's ``-m`` arguments with a Celery worker
-        command (a benchmark's own worker); the solo pool, this worker's partition queues
-        (``-Q``) and a node name are appended."""
+        """The processes accept tokens from :func:`devstack.tokens.issue_token` (they trust
+        ``TEST_SIGNER``). ``worker_module`` replaces the decision worker's ``-m`` arguments with
+        a Celery worker command (a benchmark's own worker); the solo pool, this worker's
+        partition queues (``-Q``) and a node name are appended."""
         self.redis = redis
         self.partitions = partitions
         self.worker_count = workers
@@ -64,7 +65,7 @@ class PipelineStack:
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis.url,
-            "JWT_SECRET": secret,
+            **service_env(),  # the services trust the test signer's tokens
             "DECISION_PARTITIONS": str(partitions),
             "REQUEUE_AFTER_SECONDS": "3",
             "SWEEP_INTERVAL_SECONDS": "0.5",

@@ -10,6 +10,7 @@ Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -96,7 +97,19 @@ LOTTERY_WORKER = [
     "warning",
 ]
 
+IDENTITY_PORT = int(os.environ.get("IDENTITY_PORT", 8004))
+KEYS_DIR = VAR / "identity-keys"
+DEV_ADMIN_EMAIL = "admin@example.org"
+DEV_ADMIN_PASSWORD_FILE = VAR / "dev-admin-password"
+
 SERVICES = [
+    Service(
+        "identity",
+        "identity_service",
+        IDENTITY_PORT,
+        THREADS,
+        background={"identity-relay": ["identity_service.worker.relay"]},
+    ),
     Service(
         "registration",
         "registration_service",
@@ -156,10 +169,38 @@ def _env(service: Service, redis_url: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": service.database_url,
         "REDIS_URL": redis_url,
+        # Every service trusts the identity service's public keys; identity signs with the key
+        # under var/ (make token signs with it too) and writes messages as files under var/mail.
+        "JWT_JWKS_URL": f"http://127.0.0.1:{IDENTITY_PORT}/.well-known/jwks.json",
+        "KEYS_DIR": str(KEYS_DIR),
+        "MAIL_DIR": str(VAR / "mail"),
         # Ready means someone decides requests: registration's /readyz asks for a heartbeat.
         "REQUIRE_WORKER_HEARTBEAT": "true",
         "PROMETHEUS_MULTIPROC_DIR": str(_metrics_dir(service)),
     }
+
+
+def _development_admin() -> str:
+    """The signing key and an admin to sign in as, made on the first start; how to sign in."""
+    from identity_service.adapters.db import make_session_factory
+    from identity_service.domain.accounts import Role
+    from identity_service.keys import KeyRing
+    from identity_service.use_cases import accounts
+
+    KeyRing(KEYS_DIR).ensure()
+    engine, sessions = make_session_factory(SERVICES[0].database_url)
+    with sessions() as session, session.begin():
+        if accounts.find_by_email(session, DEV_ADMIN_EMAIL) is None:
+            password = secrets.token_urlsafe(12)
+            new = accounts.NewAccount(DEV_ADMIN_EMAIL, password, "Organiser", Role.ADMIN, True)
+            accounts.sign_up(session, new)
+            DEV_ADMIN_PASSWORD_FILE.write_text(password + "\n")
+            DEV_ADMIN_PASSWORD_FILE.chmod(0o600)
+    engine.dispose()
+    return (
+        f"sign in as the development admin: {DEV_ADMIN_EMAIL}, password in "
+        f"{DEV_ADMIN_PASSWORD_FILE} (POST http://127.0.0.1:{IDENTITY_PORT}/v1/sessions)"
+    )
 
 
 def _start_processes(supervisor: Supervisor, redis_url: str) -> None:
@@ -207,9 +248,11 @@ def main() -> None:
         supervisor.start("redis", redis.command(), dict(os.environ), stop_last=True)
         wait_for_port(redis.port, timeout=20)
         _start_processes(supervisor, redis.url)
+        sign_in = _development_admin()
         _wait_ready(supervisor)
         urls = "  ".join(f"{s.name}=http://127.0.0.1:{s.port}" for s in SERVICES)
         flower = f"flower=http://127.0.0.1:{FLOWER_PORT}"
+        print(sign_in, flush=True)
         print(f"ready: {urls}  {flower}  redis={redis.url}  (Ctrl-C stops everything)", flush=True)
         while True:
             supervisor.tend()
