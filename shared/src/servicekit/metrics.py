@@ -54,6 +54,14 @@ COLLECTOR_FAILURES = Counter(
 )
 
 
+STREAM_CONSUMER_GAPS = Counter(
+    "stream_consumer_gaps",
+    "Times a consumer group was found to have missed stream entries trimmed for their age "
+    "(the producing service's replay command stages them again; see the runbook).",
+    ["stream", "group"],
+)
+
+
 PROCESS_STARTED = Gauge(
     "service_process_start_time_seconds",
     "When each process of the service started: a process restarted shows as a new series "
@@ -189,12 +197,96 @@ def stream_lag_collector(client: redis.Redis, groups: Sequence[tuple[str, str]])
     return ScrapeCollector("streams", read)
 
 
+def redis_memory_collector(client: redis.Redis) -> ScrapeCollector:
+    """Redis's ``used_memory`` and ``maxmemory`` (0: no limit), from one INFO memory. With
+    ``noeviction``, Redis at its limit refuses writes: alarm well before (runbook)."""
+
+    def read() -> Iterable[Metric]:
+        info = client.info("memory")
+        yield GaugeMetricFamily(
+            "redis_used_memory_bytes", "Memory Redis uses (INFO used_memory).", info["used_memory"]
+        )
+        yield GaugeMetricFamily(
+            "redis_maxmemory_bytes",
+            "Redis's maxmemory (0: no limit; at the limit, noeviction refuses writes).",
+            info.get("maxmemory", 0),
+        )
+
+    return ScrapeCollector("redis_memory", read)
+
+
+FAMILY_SCAN_COUNT = 1000  # keys per SCAN step, and XLENs per pipeline, for a family
+
+
+def streams_collector(
+    client: redis.Redis, streams: Sequence[str], families: Sequence[str] = ()
+) -> ScrapeCollector:
+    """Each of ``streams``: its entries and the age of its oldest (one pipeline). Each family
+    (streams named ``<prefix>*``, one per student): how many streams and entries in all, not a
+    series per stream; that is a SCAN and an XLEN per stream, in pipelines of a thousand."""
+
+    def read() -> Iterable[Metric]:
+        entries = GaugeMetricFamily(
+            "stream_entries", "Entries the stream holds.", labels=["stream"]
+        )
+        age = GaugeMetricFamily(
+            "stream_oldest_entry_age_seconds",
+            "Seconds since the stream's oldest entry was added (0 when empty): at most about "
+            "the retention (STREAM_RETENTION_SECONDS) while the service publishes.",
+            labels=["stream"],
+        )
+        pipeline = client.pipeline(transaction=False)
+        for stream in streams:
+            pipeline.xlen(stream)
+            pipeline.xrange(stream, count=1)
+        found = pipeline.execute()
+        for index, stream in enumerate(streams):
+            length, first = found[2 * index], found[2 * index + 1]
+            entries.add_metric([stream], float(length))
+            age.add_metric([stream], _entry_age(_text(first[0][0])) if first else 0.0)
+        count = GaugeMetricFamily(
+            "stream_family_streams", "Streams named <family>*.", labels=["family"]
+        )
+        total = GaugeMetricFamily(
+            "stream_family_entries", "Entries in all streams named <family>*.", labels=["family"]
+        )
+        for family in families:
+            streams_found, entries_found = _family_size(client, family)
+            count.add_metric([family + "*"], float(streams_found))
+            total.add_metric([family + "*"], float(entries_found))
+        return [entries, age, count, total]
+
+    return ScrapeCollector("streams_size", read)
+
+
+def _family_size(client: redis.Redis, prefix: str) -> tuple[int, int]:
+    keys: list[Any] = []
+    streams = entries = 0
+    for key in client.scan_iter(match=prefix + "*", count=FAMILY_SCAN_COUNT, _type="stream"):
+        keys.append(key)
+        if len(keys) == FAMILY_SCAN_COUNT:
+            streams, entries = streams + len(keys), entries + _lengths(client, keys)
+            keys = []
+    return streams + len(keys), entries + _lengths(client, keys)
+
+
+def _lengths(client: redis.Redis, keys: Sequence[Any]) -> int:
+    if not keys:
+        return 0
+    pipeline = client.pipeline(transaction=False)
+    for key in keys:
+        pipeline.xlen(key)
+    return sum(int(n) for n in pipeline.execute())
+
+
+def _entry_age(entry_id: str) -> float:
+    added_ms = int(entry_id.split("-")[0])  # an entry id starts with its time in ms
+    return max(0.0, time.time() - added_ms / 1000)
+
+
 def _undelivered_age(client: redis.Redis, stream: str, last_delivered: str) -> float:
     after = client.xrange(stream, min=f"({last_delivered}", count=1)
-    if not after:
-        return 0.0
-    added_ms = int(_text(after[0][0]).split("-")[0])  # an entry id starts with its time in ms
-    return max(0.0, time.time() - added_ms / 1000)
+    return _entry_age(_text(after[0][0])) if after else 0.0
 
 
 def _groups_of(client: redis.Redis, stream: str) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Who signs the tokens every service accepts (the identity service) and whom they are for.
@@ -35,3 +36,8 @@ class ServiceSettings(BaseSettings):
     # Request bodies: larger ones are a 413, deeper nesting a 400, both before parsing.
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 32
+    # How long every stream the service publishes keeps an entry (seconds; 7 days). Older
+    # entries are trimmed at each publish, and a student's outcome stream expires after as long
+    # without one: Redis holds this much history, the databases the rest. A consumer stopped
+    # longer than this misses events and needs its producer's replay command (runbook).
+    stream_retention_seconds: int = Field(default=604_800, ge=1)

@@ -19,7 +19,9 @@ from servicekit.metrics import (
     ScrapeCollector,
     age_seconds,
     outbox_collector,
+    redis_memory_collector,
     stream_lag_collector,
+    streams_collector,
 )
 from sqlalchemy import Engine, func, select
 
@@ -89,4 +91,6 @@ def scrape_collectors(engine: Engine, client: redis.Redis) -> list[Collector]:
         runs_collector(engine),
         outbox_collector(engine, outbox),
         stream_lag_collector(client, [(stream, RELAY_GROUP) for stream in streams]),
+        streams_collector(client, [events.RUNS_STREAM]),  # what it publishes
+        redis_memory_collector(client),
     ]

@@ -212,3 +212,21 @@ def test_lost_run_messages_are_found_again(sessions, program):
         assert runs.stale_runs(session, timedelta(seconds=30), timedelta(minutes=2)) == [run_id]
     with sessions.begin() as session:  # sent again just now: not again at once
         assert runs.stale_runs(session, timedelta(seconds=30), timedelta(minutes=2)) == []
+
+
+def test_what_registration_has_not_decided_is_announced_again(sessions, program):
+    run_id = queue(sessions, program["id"])
+    solve_run(sessions, run_id)
+    with sessions.begin() as session:
+        committed_at = commits.commit_run(session, run_id).committed_at
+    (part,) = staged(sessions, events.RUN_COMMITTED)
+    pairs = [(a["student_id"], a["section_id"]) for a in part["assignments"]]
+    origin = events.run_origin(run_id)
+    with sessions.begin() as session:
+        commits.apply_outcomes(session, [outcome(origin, s, c) for s, c in pairs[:2]])
+        assert commits.announce_pending_runs(session) == [run_id]
+    *_, again = staged(sessions, events.RUN_COMMITTED)
+    assert sorted((a["student_id"], a["section_id"]) for a in again["assignments"]) == sorted(
+        pairs[2:]
+    )
+    assert (again["run_id"], again["starts_at"]) == (run_id, committed_at.isoformat())

@@ -27,13 +27,14 @@ PRODUCER = "registration"
 CATALOG_STREAM = "registration.catalog"
 OUTCOMES_STREAM = "registration.outcomes"
 STUDENT_STREAMS = "registration.outcomes.student.<student_id>"  # one per student, for SSE
+STUDENT_STREAM_PREFIX = "registration.outcomes.student."  # they expire (see StreamPublisher)
 PROFILES_STREAM = "profile.profiles"  # the profile service's
 LOTTERY_STREAM = "lottery.runs"  # the lottery service's
 
 
 def student_stream(student_id: int) -> str:
     """The Redis Stream a student's outcomes are fanned out to, for their SSE connection."""
-    return f"registration.outcomes.student.{student_id}"
+    return f"{STUDENT_STREAM_PREFIX}{student_id}"
 
 
 # --- event types (the strings are the contract: never change one, publish a new version) -------

@@ -3,8 +3,9 @@
 Counted where they happen, by whichever process: decisions by outcome and reason, each batch's
 decision time, the time from a request's 202 to its decision (``decided_at - created_at``), and
 the sweeper's re-sends. Read at each scrape of the web's ``/metrics``: each partition's queue
-depth and the age of its oldest queued request, the outbox backlog, and the lag of the relay's
-consumer groups.
+depth and the age of its oldest queued request, the outbox backlog, the lag of the relay's
+consumer groups, the size and oldest entry of each stream it publishes (the students' streams
+summed up) and Redis's memory.
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from servicekit.metrics import (
     ScrapeCollector,
     age_seconds,
     outbox_collector,
+    redis_memory_collector,
     stream_lag_collector,
+    streams_collector,
 )
 from sqlalchemy import Engine, func, select
 
 from registration_service.adapters.models import RegistrationRequestRow, outbox
 from registration_service.domain.model import RequestStatus
-from registration_service.events import LOTTERY_STREAM, PROFILES_STREAM
+from registration_service.events import (
+    CATALOG_STREAM,
+    LOTTERY_STREAM,
+    OUTCOMES_STREAM,
+    PROFILES_STREAM,
+    STUDENT_STREAM_PREFIX,
+)
 
 RELAY_GROUP = "registration"  # the relay's consumer group on the streams it reads
 
@@ -53,6 +62,10 @@ LIVE_STREAMS_OPEN = Gauge(
 LIVE_DELIVERIES = Counter(
     "registration_outcome_stream_deliveries",
     "Outcome events handed to open pages by the web processes' fan-out.",
+)
+LIVE_REPLAYED = Counter(
+    "registration_outcome_stream_replayed",
+    "Outcomes given to resumed pages from the database: older than their student's stream.",
 )
 LIVE_STREAMS_DROPPED = Counter(
     "registration_outcome_streams_dropped",
@@ -125,4 +138,7 @@ def scrape_collectors(engine: Engine, client: redis.Redis, partitions: int) -> l
         stream_lag_collector(
             client, [(PROFILES_STREAM, RELAY_GROUP), (LOTTERY_STREAM, RELAY_GROUP)]
         ),
+        # What it publishes; the students' streams summed up, not a series per student.
+        streams_collector(client, [CATALOG_STREAM, OUTCOMES_STREAM], [STUDENT_STREAM_PREFIX]),
+        redis_memory_collector(client),
     ]

@@ -21,6 +21,16 @@ that falls that far behind (a slow or dead client) is closed; its browser resume
 ``Last-Event-ID``. The student's stream may be written a moment after the shared one (two relays,
 or one pipeline split across batches): an event announced but not yet in the student's stream
 keeps its student due until it arrives (or ``ANNOUNCED_PATIENCE`` passes).
+
+Redis keeps a student's stream for ``STREAM_RETENTION_SECONDS`` (older entries are trimmed, a
+quiet stream expires). A page that resumes from further back (its ``Last-Event-ID`` is older than
+the stream's first entry, or the stream is gone) is first given, through the same cursor, what
+``replay`` finds in the database: the student's outcomes decided from the cursor's millisecond
+until the stream's first entry, in order, each with an id made of its decision's millisecond
+(``<ms>-<n>``, so it sorts before the stream's entries and a reconnect resumes from it). Then it
+joins the stream. An outcome given from the database that the stream also holds (the first
+entries are decided just before they are published) is not given again: the page remembers what
+it was given by what it is (a request's id, a promotion's section and moment), not by stream id.
 """
 
 from __future__ import annotations
@@ -32,15 +42,21 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 from servicekit.events import ENVELOPE_FIELD
 
 from registration_service.events import OUTCOMES_STREAM, student_stream
-from registration_service.metrics import LIVE_DELIVERIES, LIVE_STREAMS_DROPPED, LIVE_STREAMS_OPEN
+from registration_service.metrics import (
+    LIVE_DELIVERIES,
+    LIVE_REPLAYED,
+    LIVE_STREAMS_DROPPED,
+    LIVE_STREAMS_OPEN,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +64,13 @@ FETCH_COUNT = 200  # entries read per student per round; more makes the student 
 PIPELINE_STUDENTS = 500  # students read per round trip
 ANNOUNCED_PATIENCE = 10.0  # seconds to wait for an announced event in the student's stream
 LISTEN_BLOCK_MS = 5_000
+# An outcome staged this long after its decision was announced again, not decided now.
+REANNOUNCED_AFTER_MS = 600_000
+
+# (student, from ms inclusive, until ms exclusive or None) -> the student's outcomes decided
+# then, in order, each the data of its SSE event (payload, event_type, correlation_id).
+Replay = Callable[[int, int, int | None], list[dict[str, Any]]]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(eq=False)
@@ -58,6 +81,10 @@ class Subscription:
     cursor: str  # the last stream id given to this page ("0": none yet)
     queue: queue.Queue[str] = field(repr=False)
     lagged: bool = False  # fell ``max_behind`` events behind: the page is closed
+    # False until the fetcher has given it what the database holds from before the stream
+    # (see the module); the stream waits until then.
+    checked: bool = True
+    replayed: set[str] = field(default_factory=set, repr=False)  # what, not stream ids
 
     def chunks(self, heartbeat_seconds: float) -> Iterator[str | None]:
         """What to write next: events (several at once when they queued up), or None when
@@ -80,8 +107,11 @@ class Subscription:
 class OutcomeFanout:
     """See the module. Start it after the process forks (the first page starts it)."""
 
-    def __init__(self, redis_url: str, *, max_behind: int = 1_000) -> None:
+    def __init__(
+        self, redis_url: str, *, max_behind: int = 1_000, replay: Replay | None = None
+    ) -> None:
         self.max_behind = max_behind
+        self._replay = replay
         # Named, so an operator's CLIENT LIST shows which connections serve the pages.
         self.client_name = f"outcome-fanout-{os.getpid()}-{id(self):x}"
         listen_timeout = LISTEN_BLOCK_MS / 1000 + 10
@@ -90,6 +120,8 @@ class OutcomeFanout:
         self._pages: dict[int, set[Subscription]] = defaultdict(set)
         self._due: set[int] = set()
         self._announced: dict[int, dict[str, float]] = {}  # student -> event id -> when
+        self._retry: set[int] = set()  # students whose database replay failed, and when next
+        self._retry_at = 0.0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._started = False
@@ -99,6 +131,7 @@ class OutcomeFanout:
         """A page opens: it is given everything after ``last_event_id``, then each new event."""
         self._start()
         page = Subscription(student_id, last_event_id, queue.Queue(maxsize=self.max_behind))
+        page.checked = self._replay is None or last_event_id == "0"
         with self._lock:
             self._pages[student_id].add(page)
             self._due.add(student_id)
@@ -172,6 +205,8 @@ class OutcomeFanout:
             self._wake.clear()
             with self._lock:
                 due, self._due = self._due, set()
+                if self._retry and time.monotonic() >= self._retry_at:
+                    due, self._retry = due | self._retry, set()
             if not due:
                 continue
             try:
@@ -188,7 +223,9 @@ class OutcomeFanout:
 
     def _deliver(self, students: list[int]) -> set[int]:
         """Read the students' streams past their pages' oldest cursor and hand each page what
-        it has not had; the students to read again (more entries, or announced ones missing)."""
+        it has not had; the students to read again (more entries, or announced ones missing).
+        A page that resumes from before its stream's first entry gets the database's part
+        first (:meth:`_from_database`)."""
         again: set[int] = set()
         for start in range(0, len(students), PIPELINE_STUDENTS):
             chunk = students[start : start + PIPELINE_STUDENTS]
@@ -197,14 +234,71 @@ class OutcomeFanout:
                     s: min((p.cursor for p in self._pages.get(s, ())), key=_order, default=None)
                     for s in chunk
                 }
+                unchecked = {s: [p for p in self._pages.get(s, ()) if not p.checked] for s in chunk}
+            unchecked = {s: pages for s, pages in unchecked.items() if pages}
             wanted = [(s, c) for s, c in cursors.items() if c is not None]
             pipeline = self._fetch.pipeline(transaction=False)
             for student_id, cursor in wanted:
                 pipeline.xrange(student_stream(student_id), min=_after(cursor), count=FETCH_COUNT)
-            for (student_id, _), entries in zip(wanted, pipeline.execute(), strict=True):
+            for student_id in unchecked:
+                pipeline.xrange(student_stream(student_id), count=1)  # its first entry
+            found = pipeline.execute()
+            for student_id, first in zip(unchecked, found[len(wanted) :], strict=True):
+                first_id = _text(first[0][0]) if first else None
+                for page in unchecked[student_id]:
+                    if not self._from_database(page, first_id):
+                        with self._lock:  # the database is away: again in a second
+                            self._retry.add(student_id)
+                            self._retry_at = time.monotonic() + 1.0
+            for (student_id, _), entries in zip(wanted, found[: len(wanted)], strict=True):
                 if self._hand_out(student_id, entries) or len(entries) == FETCH_COUNT:
                     again.add(student_id)
         return again
+
+    def _from_database(self, page: Subscription, first_id: str | None) -> bool:
+        """Give a page that resumes from before its stream's first entry (or whose stream is
+        gone) the outcomes the stream no longer holds, from the database; False when the
+        database could not answer (the page waits, and is tried again a second later)."""
+        if self._replay is None or (
+            first_id is not None and _order(page.cursor) >= _order(first_id)
+        ):
+            page.checked = True
+            return True
+        after_ms = _order(page.cursor)[0]
+        before_ms = _order(first_id)[0] if first_id is not None else None
+        try:
+            history = self._replay(page.student_id, after_ms, before_ms)
+        except Exception:
+            log.warning(
+                "could not read student %s's outcomes from the database; retrying",
+                page.student_id,
+                exc_info=True,
+            )
+            return False
+        given = 0
+        for entry_id, identity, chunk in _history_events(history):
+            page.replayed.add(identity)  # the stream's copy, if any, is not given again
+            if _order(entry_id) <= _order(page.cursor) or page.lagged:
+                continue
+            try:
+                page.queue.put_nowait(chunk)
+            except queue.Full:
+                page.lagged = True  # its writer closes it; the browser resumes from its cursor
+                LIVE_STREAMS_DROPPED.inc()
+                continue
+            page.cursor = entry_id
+            given += 1
+        page.checked = True
+        LIVE_REPLAYED.inc(given)
+        LIVE_DELIVERIES.inc(given)
+        if given:
+            log.info(
+                "student %s resumed from %s: %d outcomes given from the database",
+                page.student_id,
+                after_ms,
+                given,
+            )
+        return True
 
     def _hand_out(self, student_id: int, entries: list[Any]) -> bool:
         """Queue the entries for each page of the student past its cursor; True while an
@@ -213,7 +307,7 @@ class OutcomeFanout:
         with self._lock:
             pages = list(self._pages.get(student_id, ()))
             announced = self._announced.get(student_id, {})
-            for _, event_id, _ in events:
+            for _, event_id, _, _ in events:
                 announced.pop(event_id, None)
             now = time.monotonic()
             for event_id, since in list(announced.items()):
@@ -225,8 +319,13 @@ class OutcomeFanout:
             if not announced:
                 self._announced.pop(student_id, None)
         for page in pages:
-            for entry_id, _, chunk in events:
+            if not page.checked:
+                continue  # the database's part comes first
+            for entry_id, _, chunk, data in events:
                 if _order(entry_id) <= _order(page.cursor):
+                    continue
+                if page.replayed and _identity(data) in page.replayed:
+                    page.cursor = entry_id  # given from the database already
                     continue
                 try:
                     page.queue.put_nowait(chunk)
@@ -252,31 +351,69 @@ def _single_connection(url: str, name: str, socket_timeout: float) -> redis.Redi
 
 
 def _announced(entries: list[Any]) -> Iterator[tuple[int, str]]:
-    """(student, event id) of each outcome on the shared stream."""
+    """(student, event id) of each new outcome on the shared stream. An outcome announced
+    again by ``registration-announce-outcomes`` (staged long after its decision) goes to the
+    shared stream only: its student has nothing new."""
     for _, fields in entries:
         raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
         if not raw:
             continue
         envelope = json.loads(raw)
-        student = envelope.get("payload", {}).get("student_id")
-        if isinstance(student, int):
+        payload = envelope.get("payload", {})
+        student = payload.get("student_id")
+        if isinstance(student, int) and not _announced_again(envelope, payload):
             yield student, envelope["event_id"]
 
 
-def _event(entry_id: str, fields: dict[Any, Any]) -> tuple[str, str, str]:
-    """(stream id, event id, the entry as one Server-Sent Event): written once, to every page
-    of the student. Its data is the payload with ``event_type`` and ``correlation_id``."""
+def _announced_again(envelope: dict[str, Any], payload: dict[str, Any]) -> bool:
+    staged, decided = envelope.get("occurred_at"), payload.get("decided_at")
+    if not isinstance(staged, str) or not isinstance(decided, str):
+        return False
+    return _milliseconds(staged) - _milliseconds(decided) > REANNOUNCED_AFTER_MS
+
+
+def _event(entry_id: str, fields: dict[Any, Any]) -> tuple[str, str, str, dict[str, Any]]:
+    """(stream id, event id, the entry as one Server-Sent Event, its data): written once, to
+    every page of the student. Its data is the payload with ``event_type`` and
+    ``correlation_id``."""
     raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
     envelope = json.loads(raw)
     data = envelope["payload"] | {
         "event_type": envelope["event_type"],
         "correlation_id": envelope.get("correlation_id"),
     }
-    return (
-        entry_id,
-        envelope["event_id"],
-        f"id: {entry_id}\nevent: outcome\ndata: {json.dumps(data)}\n\n",
-    )
+    return entry_id, envelope["event_id"], _chunk(entry_id, data), data
+
+
+def _chunk(entry_id: str, data: dict[str, Any]) -> str:
+    return f"id: {entry_id}\nevent: outcome\ndata: {json.dumps(data)}\n\n"
+
+
+def _history_events(history: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(id, identity, chunk) of each outcome from the database, in order. The id is the
+    decision's millisecond and its rank within it (``<ms>-<n>``): the same outcomes get the same
+    ids every time, so a page closed half way resumes where it stood."""
+    previous_ms, rank = -1, 0
+    for data in history:
+        ms = _milliseconds(data["decided_at"])
+        rank = rank + 1 if ms == previous_ms else 0
+        previous_ms = ms
+        entry_id = f"{ms}-{rank}"
+        yield entry_id, _identity(data), _chunk(entry_id, data)
+
+
+def _identity(data: dict[str, Any]) -> str:
+    """What an outcome is, whichever id it came with: a request's outcome by the request's id,
+    a promotion by its section and moment (the database's copy has no event id)."""
+    if "id" in data:
+        return f"request:{data['id']}"
+    return f"promotion:{data.get('section_id')}:{_milliseconds(data.get('decided_at'))}"
+
+
+def _milliseconds(moment: object) -> int:
+    if not isinstance(moment, str):
+        return 0
+    return (datetime.fromisoformat(moment) - EPOCH) // timedelta(milliseconds=1)
 
 
 def _text(value: bytes | str) -> str:

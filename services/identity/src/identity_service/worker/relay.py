@@ -21,7 +21,8 @@ def main() -> None:
     serve_metrics_if_asked("identity-relay")
     engine, _ = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    relay = OutboxRelay(engine, outbox, StreamPublisher(client))
+    publisher = StreamPublisher(client, retention_seconds=settings.stream_retention_seconds)
+    relay = OutboxRelay(engine, outbox, publisher)
 
     def publish_account_events() -> int:
         return relay.publish()

@@ -104,6 +104,36 @@ def revert_run(session: Session, run_id: int) -> LotteryRunRow:
     return run
 
 
+def announce_pending_runs(session: Session) -> list[int]:
+    """Stage again what registration has not decided yet of every run still ``committing`` or
+    ``reverting``: its pending assignments, as the commit's (or the revert's) parts with the
+    run's one start date. For registration's relay stopped longer than the streams' retention:
+    registration stores each assignment under its idempotency key, so an assignment it had
+    stored already (even under another event id) is not stored twice. The runs announced."""
+    announced = []
+    pending = session.scalars(
+        select(LotteryRunRow)
+        .where(LotteryRunRow.status.in_([RunStatus.COMMITTING, RunStatus.REVERTING]))
+        .order_by(LotteryRunRow.id)
+    )
+    for run in pending:
+        if run.committed_at is None:
+            continue
+        committing = run.status == RunStatus.COMMITTING
+        column = AssignmentRow.outcome if committing else AssignmentRow.revert_outcome
+        pairs = list(
+            session.execute(
+                select(AssignmentRow.student_id, AssignmentRow.section_id)
+                .where(AssignmentRow.run_id == run.id, column == CommitOutcome.PENDING)
+                .order_by(AssignmentRow.section_id, AssignmentRow.student_id)
+            ).tuples()
+        )
+        spec = events.run_committed if committing else events.run_reverted
+        _stage(session, spec, run, run.committed_at, pairs)
+        announced.append(run.id)
+    return announced
+
+
 def _pairs(
     session: Session, run_id: int, outcome: CommitOutcome | None = None
 ) -> list[tuple[int, int]]:

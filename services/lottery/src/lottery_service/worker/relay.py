@@ -28,6 +28,13 @@ from lottery_service.worker.resources import resources
 log = logging.getLogger(__name__)
 
 CONSUMER_GROUP = "lottery"
+# What stages again the events of a stream this relay missed (older than the retention).
+REPLAY = {
+    events.CATALOG_STREAM: "run registration-announce-programs in the registration service",
+    events.PROFILES_STREAM: "run profile-announce-profiles in the profile service",
+    events.OUTCOMES_STREAM: "run registration-announce-outcomes --since <when this relay "
+    "stopped> in the registration service",
+}
 # A run still running this long past three times its time limit lost its worker.
 RUNNING_GRACE = timedelta(minutes=2)
 
@@ -49,9 +56,10 @@ def main() -> None:
     configure_logging(res.settings.log_level, "lottery-relay")
     serve_metrics_if_asked("lottery-relay")
     name = socket.gethostname()
-    catalog = StreamConsumer(res.redis, events.CATALOG_STREAM, CONSUMER_GROUP, name)
-    profiles = StreamConsumer(res.redis, events.PROFILES_STREAM, CONSUMER_GROUP, name)
-    outcomes = StreamConsumer(res.redis, events.OUTCOMES_STREAM, CONSUMER_GROUP, name)
+    catalog, profiles, outcomes = (
+        StreamConsumer(res.redis, stream, CONSUMER_GROUP, name, replay_hint=REPLAY[stream])
+        for stream in (events.CATALOG_STREAM, events.PROFILES_STREAM, events.OUTCOMES_STREAM)
+    )
 
     relay = OutboxRelay(res.engine, outbox, res.publisher)
 

@@ -32,6 +32,5 @@ def resources() -> Resources:
     settings = get_settings()
     engine, sessions = make_session_factory(settings.database_url, pool_size=2, max_overflow=2)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    return Resources(
-        settings, engine, sessions, client, StreamPublisher(client), make_celery(settings)
-    )
+    publisher = StreamPublisher(client, retention_seconds=settings.stream_retention_seconds)
+    return Resources(settings, engine, sessions, client, publisher, make_celery(settings))

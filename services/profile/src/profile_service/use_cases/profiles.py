@@ -109,6 +109,30 @@ def save_profile(
     return view
 
 
+def announce_profiles(session: Session, clock: GradeClock) -> tuple[int, int]:
+    """Stage every saved profile's state again, for a consumer that missed events older than
+    the streams' retention (or a rebuilt read model): ``profile.profile.completed.v1`` for each
+    complete profile (its grade as of now, as a save would), ``profile.profile.reopened.v1``
+    for each incomplete one (it may have been complete once). Consumers upsert and delete by
+    (program, student), so running it twice, or with a new event id, changes nothing more.
+    Profiles of programs not known here are skipped. (completed, reopened) staged."""
+    programs = {p.program_id: p for p in session.scalars(select(KnownProgramRow))}
+    completed = reopened = 0
+    for row in session.scalars(select(ProfileRow).order_by(ProfileRow.id)):
+        program = programs.get(row.program_id)
+        if program is None:
+            continue
+        view = _view(row, program, clock)
+        if view.complete:
+            _publish(session, events.profile_completed.event(_completed(view, clock, program)))
+            completed += 1
+        else:
+            withdrawn = {"program_id": row.program_id, "student_id": row.student_id}
+            _publish(session, events.profile_reopened.event(withdrawn))
+            reopened += 1
+    return completed, reopened
+
+
 def _with_graduation_year(given: Document, as_of: date, rollover: Rollover) -> Document:
     """Students may give a grade or a graduation year; the profile stores the year."""
     document = dict(given)

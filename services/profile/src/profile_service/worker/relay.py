@@ -22,6 +22,8 @@ from profile_service.settings import get_settings
 from profile_service.use_cases.programs import handle_catalog_event
 
 CONSUMER_GROUP = "profile"
+# What stages the catalog again when this relay missed some of it (older than the retention).
+CATALOG_REPLAY = "run registration-announce-programs in the registration service"
 
 
 def main() -> None:
@@ -30,8 +32,10 @@ def main() -> None:
     serve_metrics_if_asked("profile-relay")
     engine, sessions = make_session_factory(settings.database_url)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    publisher = StreamPublisher(client)
-    catalog = StreamConsumer(client, CATALOG_STREAM, CONSUMER_GROUP, socket.gethostname())
+    publisher = StreamPublisher(client, retention_seconds=settings.stream_retention_seconds)
+    catalog = StreamConsumer(
+        client, CATALOG_STREAM, CONSUMER_GROUP, socket.gethostname(), replay_hint=CATALOG_REPLAY
+    )
 
     relay = OutboxRelay(engine, outbox, publisher)
 

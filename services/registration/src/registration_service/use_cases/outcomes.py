@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from servicekit.events import Event
 from servicekit.logging_setup import NO_CORRELATION
 from servicekit.outbox import add_to_outbox
 from sqlalchemy.orm import Session
@@ -42,10 +43,25 @@ def stage_promotions(
     freed_by: _Request | None = None,
 ) -> None:
     """Tell each student moved from the section's waitlist to a seat, on their own stream too,
-    in the transaction that moved them. ``freed_by`` is the request (a drop or a switch) that
-    freed the seat: its id is in the payload and its ``correlation_id`` on the event, so the
-    support desk can follow a promotion back to the click that caused it. None: an organiser
-    raised the capacity or reopened the section (the event then carries that call's id)."""
+    in the transaction that moved them (see :func:`promotion_event`)."""
+    for student_id in student_ids:
+        promoted = promotion_event(student_id, program_id, section_id, when, freed_by)
+        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
+        add_to_outbox(session, outbox, streams, promoted)
+
+
+def promotion_event(
+    student_id: int,
+    program_id: int,
+    section_id: int,
+    when: datetime,
+    freed_by: _Request | None,
+) -> Event:
+    """``registration.waitlist.promoted.v1`` for one student. ``freed_by`` is the request (a
+    drop or a switch) that freed the seat: its id is in the payload and its ``correlation_id``
+    on the event, so the support desk can follow a promotion back to the click that caused it.
+    None: an organiser raised the capacity or reopened the section (the event then carries
+    that call's id, from the context)."""
     if freed_by is None:
         message = "A seat opened in this section, so you moved from its waitlist to Enrolled."
         cid = None  # the organiser's call, from the context
@@ -55,21 +71,18 @@ def stage_promotions(
             "you moved from the waitlist to Enrolled."
         )
         cid = freed_by.correlation_id or NO_CORRELATION
-    for student_id in student_ids:
-        promoted = events.waitlist_promoted.event(
-            {
-                "student_id": student_id,
-                "section_id": section_id,
-                "program_id": program_id,
-                "verb": ENROLLED,
-                "decided_at": when,
-                "freed_by_request_id": freed_by.id if freed_by is not None else None,
-                "message": message,
-            },
-            correlation_id=cid,
-        )
-        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
-        add_to_outbox(session, outbox, streams, promoted)
+    return events.waitlist_promoted.event(
+        {
+            "student_id": student_id,
+            "section_id": section_id,
+            "program_id": program_id,
+            "verb": ENROLLED,
+            "decided_at": when,
+            "freed_by_request_id": freed_by.id if freed_by is not None else None,
+            "message": message,
+        },
+        correlation_id=cid,
+    )
 
 
 class _Request(Protocol):

@@ -34,6 +34,9 @@ from registration_service.worker.resources import Resources, resources
 log = logging.getLogger(__name__)
 
 CONSUMER_GROUP = "registration"
+# What stages again the events of a stream this relay missed (older than the retention).
+PROFILES_REPLAY = "run profile-announce-profiles in the profile service"
+LOTTERY_REPLAY = "run lottery-announce-runs in the lottery service"
 
 
 def sweep_once() -> int:
@@ -91,8 +94,13 @@ def main() -> None:
     res = resources()
     configure_logging(res.settings.log_level, "registration-relay")
     serve_metrics_if_asked("registration-relay")
-    profiles = StreamConsumer(res.redis, PROFILES_STREAM, CONSUMER_GROUP, socket.gethostname())
-    lottery = StreamConsumer(res.redis, LOTTERY_STREAM, CONSUMER_GROUP, socket.gethostname())
+    name = socket.gethostname()
+    profiles = StreamConsumer(
+        res.redis, PROFILES_STREAM, CONSUMER_GROUP, name, replay_hint=PROFILES_REPLAY
+    )
+    lottery = StreamConsumer(
+        res.redis, LOTTERY_STREAM, CONSUMER_GROUP, name, replay_hint=LOTTERY_REPLAY
+    )
     interval = res.settings.sweep_interval_seconds
 
     relay = OutboxRelay(res.engine, outbox, res.publisher)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registration_service.adapters.db import make_session_factory
+from registration_service.events import STUDENT_STREAM_PREFIX
 from registration_service.messaging import Doorbells, make_celery
 from registration_service.settings import RegistrationSettings, get_settings
 
@@ -39,7 +40,13 @@ def resources() -> Resources:
         pool_pre_ping=False,  # no round trip per checkout; a dropped connection is retried
     )
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-    publisher = StreamPublisher(client, max_length=100_000)
+    # Every stream keeps STREAM_RETENTION_SECONDS; a student's outcome stream also expires
+    # after as long without an outcome (the fan-out replays older ones from the database).
+    publisher = StreamPublisher(
+        client,
+        retention_seconds=settings.stream_retention_seconds,
+        expiring_prefixes=(STUDENT_STREAM_PREFIX,),
+    )
     celery = make_celery(settings)
     return Resources(
         settings, engine, sessions, publisher, celery, client, Doorbells(celery, client, settings)
