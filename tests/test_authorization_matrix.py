@@ -31,6 +31,7 @@ _STUDENT = "/v1/programs/{program_id}/students/{student_id}"
 # The contract's operations and who may call them (CONTRACT.md, "Auth" and each service).
 CONTRACT_ACCESS = {
     ("registration", "post", "/v1/programs"): "admin",
+    ("registration", "get", "/v1/programs"): "any_token",
     ("registration", "post", "/v1/programs/{program_id}/timeslots"): "admin",
     ("registration", "post", "/v1/programs/{program_id}/classes"): "admin",
     ("registration", "get", "/v1/programs/{program_id}/catalog"): "any_token",

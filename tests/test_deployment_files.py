@@ -114,6 +114,8 @@ def test_redis_keeps_what_it_is_given():
     command = compose_services()["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    # A limit, so the runbook's alarm (80 % of maxmemory) has something to measure against.
+    assert command[command.index("--maxmemory") + 1] == "1gb"
 
 
 def test_flower_and_prometheus_run_and_prometheus_scrapes_every_service():

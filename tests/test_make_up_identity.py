@@ -5,53 +5,27 @@ token still works and new ones carry the new key; no service's environment holds
 could mint a token."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from devstack.ports import free_port
+from devstack.upstack import UpStack
 from test_make_up_restarts import _retry_until
 
 pytestmark = pytest.mark.slow
 
-NAMES = (
-    "REGISTRATION_PORT",
-    "PROFILE_PORT",
-    "LOTTERY_PORT",
-    "IDENTITY_PORT",
-    "REDIS_PORT",
-    "FLOWER_PORT",
-)
 PASSWORD = "a long enough passphrase"
 
 
 def test_sign_up_verify_sign_in_and_use_the_token_everywhere(tmp_path):
-    ports = {name: free_port() for name in NAMES}
-    env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack.up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    printed: list[str] = []
-    reader = threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True)
+    up = UpStack(tmp_path).start()
+    env = up.env
     try:
-        reader.start()
-        _await_line(printed, "ready:")
-        url = {
-            name: f"http://127.0.0.1:{ports[f'{name.upper()}_PORT']}"
-            for name in ("registration", "profile", "lottery", "identity")
-        }
+        url = {name: up.url(name) for name in ("registration", "profile", "lottery", "identity")}
         identity = url["identity"]
 
         made = httpx.post(
@@ -152,16 +126,6 @@ def test_sign_up_verify_sign_in_and_use_the_token_everywhere(tmp_path):
             assert "JWT_SECRET" not in keys and "JWT_JWKS_URL" in keys, name
             assert not any(b"PRIVATE KEY" in item for item in environ), name
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        reader.join(timeout=10)
-        process.stdout.close()
-    assert "stopped\n" in printed
-    assert any("development admin: admin@example.org" in line for line in printed), printed
-
-
-def _await_line(printed: list[str], start: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(line.startswith(start) for line in printed):
-        assert time.monotonic() < deadline, f"no line starting {start!r} in {timeout} s"
-        time.sleep(0.2)
+        assert up.stop() == 0
+    assert "stopped\n" in up.printed
+    assert any("development admin: admin@example.org" in line for line in up.printed), up.printed

@@ -34,6 +34,9 @@ class IdentitySettings(ServiceSettings):
     # address, in Flask-Limiter's notation; Redis holds the counts.
     sign_in_limit_per_account: str = "5 per 15 minutes"
     sign_in_limit_per_address: str = "30 per minute"
+    # Proxies in front of this service that append X-Forwarded-For (the web is one): the client
+    # address the per-address limit counts is the one they saw. 0: the connection's address.
+    forwarded_for_depth: int = 0
     # Verify our own tokens with our own keys (no HTTP round trip to ourselves).
     jwt_jwks_url: str | None = None
 

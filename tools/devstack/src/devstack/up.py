@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.ports import wait_for_port
+from devstack.ports import wait_for_port, wait_until_serving
 from devstack.redis_server import RedisServer
 from devstack.supervise import Supervisor
 
@@ -98,6 +98,9 @@ LOTTERY_WORKER = [
 ]
 
 IDENTITY_PORT = int(os.environ.get("IDENTITY_PORT", 8004))
+WEB_PORT = int(os.environ.get("WEB_PORT", 8000))
+WEB_ACCOUNT_EMAIL = "web@example.org"  # the web's own (student-role) account
+WEB_ACCOUNT_PASSWORD_FILE = VAR / "web-account-password"
 KEYS_DIR = VAR / "identity-keys"
 DEV_ADMIN_EMAIL = "admin@example.org"
 DEV_ADMIN_PASSWORD_FILE = VAR / "dev-admin-password"
@@ -174,6 +177,10 @@ def _env(service: Service, redis_url: str) -> dict[str, str]:
         "JWT_JWKS_URL": f"http://127.0.0.1:{IDENTITY_PORT}/.well-known/jwks.json",
         "KEYS_DIR": str(KEYS_DIR),
         "MAIL_DIR": str(VAR / "mail"),
+        # Links in messages open the web's pages; sign-ins come through the web, whose
+        # X-Forwarded-For names the person's address for the per-address limit.
+        "PUBLIC_URL": f"http://127.0.0.1:{WEB_PORT}",
+        "FORWARDED_FOR_DEPTH": "1",
         # Ready means someone decides requests: registration's /readyz asks for a heartbeat.
         "REQUIRE_WORKER_HEARTBEAT": "true",
         "PROMETHEUS_MULTIPROC_DIR": str(_metrics_dir(service)),
@@ -188,14 +195,23 @@ def _development_admin() -> str:
     from identity_service.use_cases import accounts
 
     KeyRing(KEYS_DIR).ensure()
-    engine, sessions = make_session_factory(SERVICES[0].database_url)
+    identity = next(s for s in SERVICES if s.name == "identity")
+    engine, sessions = make_session_factory(identity.database_url)
+    made = (
+        (DEV_ADMIN_EMAIL, "Organiser", Role.ADMIN, DEV_ADMIN_PASSWORD_FILE),
+        (WEB_ACCOUNT_EMAIL, "The web", Role.STUDENT, WEB_ACCOUNT_PASSWORD_FILE),
+    )
     with sessions() as session, session.begin():
-        if accounts.find_by_email(session, DEV_ADMIN_EMAIL) is None:
-            password = secrets.token_urlsafe(12)
-            new = accounts.NewAccount(DEV_ADMIN_EMAIL, password, "Organiser", Role.ADMIN, True)
-            accounts.sign_up(session, new)
-            DEV_ADMIN_PASSWORD_FILE.write_text(password + "\n")
-            DEV_ADMIN_PASSWORD_FILE.chmod(0o600)
+        for email, name, role, password_file in made:
+            if accounts.find_by_email(session, email) is None or not password_file.exists():
+                password = secrets.token_urlsafe(12)
+                found = accounts.find_by_email(session, email)
+                if found is not None:
+                    session.delete(found)
+                    session.flush()
+                accounts.sign_up(session, accounts.NewAccount(email, password, name, role, True))
+                password_file.write_text(password + "\n")
+                password_file.chmod(0o600)
     engine.dispose()
     return (
         f"sign in as the development admin: {DEV_ADMIN_EMAIL}, password in "
@@ -221,6 +237,41 @@ def _is_ready(service: Service) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _url(name: str) -> str:
+    return next(f"http://127.0.0.1:{s.port}" for s in SERVICES if s.name == name)
+
+
+def _start_web(supervisor: Supervisor, redis_url: str) -> None:
+    """The pages on WEB_PORT: the browser's only origin, calling the services above."""
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "REGISTRATION_URL": _url("registration"),
+        "PROFILE_URL": _url("profile"),
+        "LOTTERY_URL": _url("lottery"),
+        "IDENTITY_URL": f"http://127.0.0.1:{IDENTITY_PORT}",
+        "WEB_ACCOUNT_EMAIL": WEB_ACCOUNT_EMAIL,
+        "WEB_ACCOUNT_PASSWORD": WEB_ACCOUNT_PASSWORD_FILE.read_text().strip(),
+        "COOKIE_SECURE": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(ROOT / "services" / "web" / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{WEB_PORT}",
+        *LIMITS,
+        "--access-logfile",
+        "-",
+        "--log-level",
+        "warning",
+        "web_service.app:create_app()",
+    ]
+    supervisor.start("web", command, env)
 
 
 def _wait_ready(supervisor: Supervisor, timeout: float = 90) -> None:
@@ -249,8 +300,12 @@ def main() -> None:
         wait_for_port(redis.port, timeout=20)
         _start_processes(supervisor, redis.url)
         sign_in = _development_admin()
+        _start_web(supervisor, redis.url)
         _wait_ready(supervisor)
-        urls = "  ".join(f"{s.name}=http://127.0.0.1:{s.port}" for s in SERVICES)
+        wait_until_serving(WEB_PORT, "/healthz", VAR, timeout=60)
+        urls = f"web=http://127.0.0.1:{WEB_PORT}  " + "  ".join(
+            f"{s.name}=http://127.0.0.1:{s.port}" for s in SERVICES
+        )
         flower = f"flower=http://127.0.0.1:{FLOWER_PORT}"
         print(sign_in, flush=True)
         print(f"ready: {urls}  {flower}  redis={redis.url}  (Ctrl-C stops everything)", flush=True)

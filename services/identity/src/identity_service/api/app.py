@@ -8,12 +8,14 @@ from servicekit.auth import KeySet
 from servicekit.flask_app import create_service_app
 from servicekit.flask_db import install_sessions
 from servicekit.flask_metrics import add_scrape_collectors
-from servicekit.metrics import outbox_collector
+from servicekit.metrics import outbox_collector, redis_memory_collector, streams_collector
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from identity_service.adapters.db import make_session_factory
 from identity_service.adapters.mail import make_mailer
 from identity_service.adapters.models import outbox
 from identity_service.api import accounts, jwks, limits, messages, sessions
+from identity_service.events import ACCOUNTS_STREAM
 from identity_service.keys import KeyRing
 from identity_service.settings import IdentitySettings, get_settings
 from identity_service.use_cases.sessions import TokenPolicy
@@ -32,7 +34,16 @@ def create_app(settings: IdentitySettings | None = None) -> Flask:
         __name__, "Identity service", settings, engine, redis_client, keys=own_keys
     )
     install_sessions(app, session_factory)
-    add_scrape_collectors(app, [outbox_collector(engine, outbox)])
+    add_scrape_collectors(
+        app,
+        [
+            outbox_collector(engine, outbox),
+            streams_collector(redis_client, [ACCOUNTS_STREAM]),
+            redis_memory_collector(redis_client),
+        ],
+    )
+    if settings.forwarded_for_depth:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.forwarded_for_depth)  # type: ignore[method-assign]
     limits.install_limits(app, settings)
     app.extensions["identity.settings"] = settings
     app.extensions["identity.keys"] = ring

@@ -72,6 +72,8 @@ class ProgramRow(Base):
     # Fair opening: requests arriving before opens_at + W wait, then go in a drawn order.
     opening_window_seconds: Mapped[int | None]
     waitlist_limit_per_timeslot: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Where the program happens (an IANA name): pages show its times there.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

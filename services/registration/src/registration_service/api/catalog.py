@@ -105,6 +105,13 @@ class Section(MethodView):
 
 @blp.route("/programs/<id:program_id>/timeslots")
 class Timeslots(MethodView):
+    @blp.access(Access.ANY_TOKEN)
+    @blp.response(200, schemas.TimeslotListSchema)
+    def get(self, program_id: int) -> object:
+        """The program's timeslots, in time order."""
+        with transaction() as session:
+            return {"timeslots": catalog.list_timeslots(session, program_id)}
+
     @blp.access(Access.ADMIN)
     @blp.arguments(schemas.TimeslotInSchema)
     @blp.response(201, schemas.TimeslotSchema)

@@ -7,7 +7,7 @@ from servicekit.flask_api import Access, ServiceBlueprint
 from servicekit.flask_db import transaction
 
 from registration_service.api import schemas
-from registration_service.use_cases import queries
+from registration_service.use_cases import queries, requests
 
 blp = ServiceBlueprint("queries", __name__, url_prefix="/v1", description="Who holds what.")
 
@@ -34,6 +34,16 @@ class SectionWaitlist(MethodView):
         with transaction() as session:
             line = queries.waitlist(session, section_id)
         return {"students": [{"student_id": s, "position": i} for i, s in enumerate(line, 1)]}
+
+
+@blp.route(f"{STUDENT}/requests")
+class StudentRequests(MethodView):
+    @blp.access(Access.SELF_OR_ADMIN)
+    @blp.response(200, schemas.RequestListSchema)
+    def get(self, program_id: int, student_id: int) -> dict:
+        """The student's requests in the program, newest first (at most 200)."""
+        with transaction() as session:
+            return {"requests": requests.student_requests(session, program_id, student_id)}
 
 
 @blp.route(f"{STUDENT}/sections")

@@ -49,6 +49,7 @@ class ProgramInSchema(StrictSchema):
     registration_closes_at = BoundedDateTime(load_default=None, allow_none=True)
     opening_window_seconds = Int(1, MAX_OPENING_WINDOW, load_default=None, allow_none=True)
     waitlist_limit_per_timeslot = Int(1, 100, load_default=1)
+    time_zone = Text(64, min_length=1, load_default="UTC")
 
     @validates_schema
     def _ranges(self, data: dict, **_: object) -> None:
@@ -68,6 +69,7 @@ class ProgramPatchSchema(StrictSchema):
     registration_closes_at = BoundedDateTime(allow_none=True)
     opening_window_seconds = Int(1, MAX_OPENING_WINDOW, allow_none=True)
     waitlist_limit_per_timeslot = Int(1, 100)
+    time_zone = Text(64, min_length=1)
 
     @validates_schema
     def _something(self, data: dict, **_: object) -> None:
@@ -95,6 +97,9 @@ class ProgramSchema(Schema):
     )
     waitlist_limit_per_timeslot = fields.Integer(
         metadata={"description": "How many waitlists a student may be on in one timeslot."}
+    )
+    time_zone = fields.String(
+        metadata={"description": "Where the program happens (IANA name); pages show times there."}
     )
 
 
@@ -127,6 +132,10 @@ class TimeslotInSchema(StrictSchema):
     def _ordered(self, data: dict, **_: object) -> None:
         if "start" in data and "end" in data and data["end"] <= data["start"]:
             raise ValidationError("Must be after start.", field_name="end")
+
+
+class TimeslotListSchema(Schema):
+    timeslots = fields.List(fields.Nested(lambda: TimeslotSchema()))
 
 
 class TimeslotSchema(Schema):
@@ -339,6 +348,10 @@ class RequestSchema(Schema):
             "stored before request ids were kept); its outcome event carries the same."
         },
     )
+
+
+class RequestListSchema(Schema):
+    requests = fields.List(fields.Nested(RequestSchema))
 
 
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servicekit.event_contracts import EventSpec
 from servicekit.events import Event
@@ -38,6 +39,7 @@ class NewProgram:
     registration_closes_at: datetime | None = None
     opening_window_seconds: int | None = None
     waitlist_limit_per_timeslot: int = 1
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def check_program(program: NewProgram | ProgramRow) -> None:
         errors["registration_closes_at"] = ["Must be after registration_opens_at."]
     if program.opening_window_seconds is not None and opens is None:
         errors["opening_window_seconds"] = ["Needs registration_opens_at: the window starts then."]
+    if not _is_time_zone(program.time_zone):
+        errors["time_zone"] = ["Must be a time zone name such as America/New_York or UTC."]
     if errors:
         raise InvalidInput(errors)
 
@@ -104,6 +108,25 @@ def announce_programs(session: Session) -> int:
         for event in announced:
             add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
     return len(programs)
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def list_timeslots(session: Session, program_id: int) -> list[TimeslotRow]:
+    get_program(session, program_id)
+    return list(
+        session.scalars(
+            select(TimeslotRow)
+            .where(TimeslotRow.program_id == program_id)
+            .order_by(TimeslotRow.start, TimeslotRow.id)
+        )
+    )
 
 
 def add_timeslot(session: Session, program_id: int, start: datetime, end: datetime) -> TimeslotRow:

@@ -38,6 +38,7 @@ PROGRAM_FIELDS = frozenset(
         "registration_closes_at",
         "opening_window_seconds",
         "waitlist_limit_per_timeslot",
+        "time_zone",
     }
 )
 

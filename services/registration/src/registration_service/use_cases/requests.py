@@ -243,6 +243,25 @@ def get_request(session: Session, request_id: str) -> RegistrationRequestRow:
     return row
 
 
+def student_requests(
+    session: Session, program_id: int, student_id: int, limit: int = 200
+) -> list[RegistrationRequestRow]:
+    """A student's requests in a program, newest first: what a page lists and the support desk
+    looks up."""
+    get_program(session, program_id)
+    return list(
+        session.scalars(
+            select(RegistrationRequestRow)
+            .where(
+                RegistrationRequestRow.program_id == program_id,
+                RegistrationRequestRow.student_id == student_id,
+            )
+            .order_by(RegistrationRequestRow.created_at.desc(), RegistrationRequestRow.id)
+            .limit(limit)
+        )
+    )
+
+
 def decide(
     session: Session, request_id: str, when: datetime | None = None
 ) -> RegistrationRequestRow | None:

@@ -1,0 +1,125 @@
+"""The web's app factory: the browser's only origin. Pages are rendered on the server; a little
+script of our own (static/app.js) sends the forms and listens for live answers. The session is
+an HttpOnly, SameSite cookie holding an id; the tokens stay server-side (Redis)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from web_service import live
+from web_service.backend import Backend, Caller, ServiceAccount, SignedOut
+from web_service.pages import admin, auth, student
+from web_service.sessions import SessionStore
+from web_service.settings import WebSettings, get_settings
+
+SESSION_COOKIE = "web_session"
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+def create_app(settings: WebSettings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.web_secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,  # as long as the session: a form left open still sends
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # a CSV of classes
+    )
+    CSRFProtect(app)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    store = SessionStore(client, settings.session_seconds)
+    backend = Backend.connect(
+        {
+            "registration": settings.registration_url,
+            "profile": settings.profile_url,
+            "lottery": settings.lottery_url,
+            "identity": settings.identity_url,
+        },
+        ServiceAccount(settings.web_account_email, settings.web_account_password),
+    )
+    app.extensions["web.settings"] = settings
+    app.extensions["web.store"] = store
+    app.extensions["web.backend"] = backend
+    app.extensions["web.live"] = live.Live(settings, backend)
+
+    @app.before_request
+    def _caller() -> None:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        g.session_id = session_id
+        g.caller = Caller(backend, store, session_id, store.load(session_id))
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        headers = response.headers
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if settings.cookie_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if response.mimetype == "text/html":
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(SignedOut)
+    def _signed_out(_exc: SignedOut) -> Response:
+        response = redirect(url_for("auth.signin", next=request.path))
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> tuple[str, int]:
+        return render_template("error.html", title="Form expired", message=exc.description), 400
+
+    @app.errorhandler(404)
+    def _missing(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "error.html", title="Not found", message="There is nothing at this address."
+        ), 404
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"me": g.caller.session if "caller" in g else None}
+
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_time_short, "local_time_short")
+    for blueprint in (auth.blp, student.blp, admin.blp, live.blp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    return app
+
+
+def local_time(value: str | None, zone: str = "UTC") -> str:
+    """An ISO time from a service, in the program's time zone, as people read it."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    return moment.strftime("%a %-d %b %Y, %H:%M %Z")
+
+
+def local_time_short(value: str | None, zone: str = "UTC") -> str:
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%H:%M")
