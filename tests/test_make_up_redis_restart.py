@@ -8,8 +8,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -17,15 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from devstack.ports import free_port
-from test_make_up_restarts import (
-    NAMES,
-    TOKEN_SETTINGS,
-    DevAuth,
-    _await_ready,
-    _retry_until,
-    _save_profiles,
-)
+from devstack.upstack import UpStack
+from test_make_up_restarts import DevAuth, _retry_until, _save_profiles
 
 pytestmark = pytest.mark.slow
 
@@ -37,27 +28,10 @@ SAMPLE = (3, 17, 42, 64, 99)
 
 
 def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
-    ports = {name: free_port() for name in NAMES}
-    env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
-    env |= {"REQUEUE_AFTER_SECONDS": "5", "SWEEP_INTERVAL_SECONDS": "1"}
-    for name in TOKEN_SETTINGS:
-        env.pop(name, None)
-    stderr_log = tmp_path / "up.stderr"
-    with open(stderr_log, "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.up"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    printed: list[str] = []
-    reader = threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True)
+    up = UpStack(tmp_path, REQUEUE_AFTER_SECONDS="5", SWEEP_INTERVAL_SECONDS="1").start()
+    ports, stderr_log = up.ports, up.stderr_log
     try:
-        _await_ready(process)
         auth = DevAuth(tmp_path)
-        # Keep reading what it prints (gunicorn's access log): a full pipe would stall the webs.
-        reader.start()
         base = f"http://127.0.0.1:{ports['REGISTRATION_PORT']}"
         pid, slots = _catalog(base, auth)
         _save_profiles(f"http://127.0.0.1:{ports['PROFILE_PORT']}", pid, STUDENTS, auth)
@@ -124,11 +98,8 @@ def test_a_rush_survives_redis_killed_in_the_middle(tmp_path):
     finally:
         for watcher in locals().get("watchers", {}).values():
             watcher.stop()
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        reader.join(timeout=10)
-        process.stdout.close()
-    assert process.returncode == 0 and "stopped\n" in printed
+        returncode = up.stop()
+    assert returncode == 0 and "stopped\n" in up.printed
 
 
 class _Watcher:

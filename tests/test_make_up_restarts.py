@@ -4,29 +4,16 @@ logged), the stack stays ready, requests sent right after are all decided, and F
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from devstack.ports import free_port
 from devstack.token import dev_token
+from devstack.upstack import UpStack
 from profile_testkit import complete_profile
 
 pytestmark = pytest.mark.slow
-
-NAMES = (
-    "REGISTRATION_PORT",
-    "PROFILE_PORT",
-    "LOTTERY_PORT",
-    "IDENTITY_PORT",
-    "REDIS_PORT",
-    "FLOWER_PORT",
-)
-# Who verifies tokens is `make up`'s business (the identity service's keys): not the caller's.
-TOKEN_SETTINGS = ("JWT_JWKS", "JWT_JWKS_URL", "JWT_JWKS_FILE", "JWT_ISSUER", "JWT_AUDIENCE")
 
 
 class DevAuth:
@@ -49,21 +36,10 @@ class DevAuth:
 
 
 def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path):
-    ports = {name: free_port() for name in NAMES}
-    env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
-    for name in TOKEN_SETTINGS:
-        env.pop(name, None)
-    stderr_log = tmp_path / "up.stderr"
-    with open(stderr_log, "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.up"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
+    up = UpStack(tmp_path).start()
+    ports, stderr_log = up.ports, up.stderr_log
     try:
-        ready_line = _await_ready(process)
+        ready_line = up.await_line("ready:")
         auth = DevAuth(tmp_path)
         assert f"flower=http://127.0.0.1:{ports['FLOWER_PORT']}" in ready_line
         base = f"http://127.0.0.1:{ports['REGISTRATION_PORT']}"
@@ -122,21 +98,10 @@ def test_a_killed_decision_worker_is_restarted_and_requests_are_decided(tmp_path
         )
         assert flower is not None and flower.status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
-    assert process.returncode == 0 and "stopped" in rest
+        returncode = up.stop()
+    assert returncode == 0 and "stopped\n" in up.printed
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{ports['FLOWER_PORT']}/healthcheck")
-
-
-def _await_ready(process, timeout=90):
-    deadline = time.monotonic() + timeout
-    line = ""
-    while not line.startswith("ready:"):
-        line = process.stdout.readline()
-        assert line or process.poll() is None, "devstack.up exited before it was ready"
-        assert time.monotonic() < deadline, f"not ready in {timeout} s"
-    return line
 
 
 def _catalog(base, auth):

@@ -1,5 +1,6 @@
 """``make up`` for a test: ``python -m devstack.up`` in a folder of its own, on free ports, its
-output read as it comes (a full pipe would stall gunicorn's access log), stopped with Ctrl-C."""
+output read as it comes (a full pipe would stall gunicorn's access log), its stderr (the
+supervisor's restart lines) kept in ``VAR_DIR/up.stderr``, stopped with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -36,19 +37,21 @@ class UpStack:
         self.env |= env
         self.printed: list[str] = []
         self.process: subprocess.Popen[str] | None = None
+        self.stderr_log = self.var / "up.stderr"
         self._reader: threading.Thread | None = None
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[f'{name.upper()}_PORT']}"
 
     def start(self, timeout: float = 180) -> UpStack:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.up"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        with open(self.stderr_log, "w") as stderr:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack.up"],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         stdout = self.process.stdout
         assert stdout is not None
         self._reader = threading.Thread(target=lambda: self.printed.extend(stdout), daemon=True)
