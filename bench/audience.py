@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -38,7 +42,7 @@ from devstack.audience import (
     percentile,
     raise_open_files_limit,
     send,
-    tcp_connections_to,
+    tcp_connections_by_pid,
 )
 from devstack.pipeline import PipelineStack, wait_until_decided
 from devstack.postgres_server import PostgresServer
@@ -55,7 +59,7 @@ DOCS = ROOT / "docs"
 
 
 class RedisSampler(threading.Thread):
-    """The most Redis connections any web process held, sampled every half second."""
+    """The most Redis connections any web process held, sampled every 2 s."""
 
     def __init__(self, stack: PipelineStack, redis_port: int) -> None:
         super().__init__(daemon=True)
@@ -65,12 +69,12 @@ class RedisSampler(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            for pid in children(self.stack.others[0].pid):
-                try:
-                    self.most = max(self.most, tcp_connections_to(pid, self.port))
-                except OSError:
-                    continue
-            time.sleep(0.5)
+            try:
+                counts = tcp_connections_by_pid(children(self.stack.others[0].pid), self.port)
+                self.most = max([self.most, *counts.values()])
+            except OSError:
+                pass
+            time.sleep(2.0)  # pools only grow: a sample every 2 s sees their peak
 
 
 def jobs_for(students: int, sections: list[int], rng: random.Random) -> list[tuple[int, int]]:
@@ -112,7 +116,10 @@ def run(
                 audience.open(timeout=300, progress=lambda n: bar.update(n - bar.n))
             print(f"  {audience.opened} streams open", flush=True)
         webs = children(stack.others[0].pid)
+        parts = cpu_parts(stack, audience, redis_server, postgres)
+        parts_before = {part: cpu_seconds(pids) for part, pids in parts.items()}
         cpu_before = cpu_seconds(webs)
+        spy = profile(stack, scratch / f"profile-{name}.txt") if args.profile else None
         print(f"  {name}: {len(jobs)} requests over {args.connections} connections", flush=True)
         acks = send(stack.base_url, program, jobs, tokens, args.connections)
         engine, _ = make_session_factory(url)
@@ -127,6 +134,13 @@ def run(
                     expected, timeout=300, progress=lambda n: bar.update(min(n, expected) - bar.n)
                 )
         cpu_spent = cpu_seconds(webs) - cpu_before
+        cpu_by_part = {
+            part: round(cpu_seconds(pids) - parts_before[part], 1) for part, pids in parts.items()
+        }
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
+            spy.wait()
+            print_profile(scratch / f"profile-{name}.txt")
         if audience is not None:
             watched = audience.close()
             audience = None
@@ -136,7 +150,58 @@ def run(
         sampler.running = False
         stack.stop()
         redis_server.stop()
-    return figures(acks, decided, watched, sampler.most, cpu_spent, name == "audience")
+    result = figures(acks, decided, watched, sampler.most, cpu_spent, name == "audience")
+    return result | {f"cpu_s_{part}": spent for part, spent in cpu_by_part.items()}
+
+
+def cpu_parts(
+    stack: PipelineStack,
+    audience: Audience | None,
+    redis_server: RedisServer,
+    postgres: PostgresServer,
+) -> dict[str, list[int]]:
+    """The processes of each part, to say where the two cores went: the sender and the stream
+    clients are the load generator's (browsers, in production, are not on the server)."""
+    parts = {
+        "relay": [p.pid for p in stack.others[1:]],
+        "deciders": [w.pid for w in stack.workers.values()],
+        "redis": [redis_server.process.pid],
+        "postgres": postgres.pids(),
+        "sender": [os.getpid()],
+    }
+    if audience is not None:
+        parts["stream_clients"] = audience.pids()
+    return parts
+
+
+def profile(stack: PipelineStack, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the web's workers, as collapsed stacks (``--profile``)."""
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--pid", str(stack.others[0].pid), "--subprocesses"]
+    command += ["--rate", "100", "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_profile(path: Path, top: int = 30) -> None:
+    """The functions the web spent the most samples in, inclusive and on top of the stack."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")[1:]  # the first is the process
+        samples = int(count)
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+        if frames:
+            own[frames[-1]] += samples
+    print(f"  profile ({total} samples): inclusive")
+    for frame, samples in inclusive.most_common(top):
+        print(f"    {100 * samples / total:5.1f} %  {frame}")
+    print("  on top of the stack")
+    for frame, samples in own.most_common(top):
+        print(f"    {100 * samples / total:5.1f} %  {frame}")
 
 
 def decided_at(engine) -> dict[str, float]:
@@ -168,6 +233,11 @@ def figures(
     seen = watched.first_seen()
     delivered = [r for r in acked_at if r in seen]
     to_page = [(seen[r] - decided[r]) * 1000 for r in delivered if r in decided]
+    # The student's stream id is the moment Redis took the entry: the relay's part of the
+    # time from decision to page, and the fan-out's (listener, fetcher, page writer) after it.
+    in_stream = {d.request_id: int(d.stream_id.split("-")[0]) / 1000 for d in watched.deliveries}
+    to_stream = [(in_stream[r] - decided[r]) * 1000 for r in delivered if r in decided]
+    stream_to_page = [(seen[r] - in_stream[r]) * 1000 for r in delivered]
     ack_to_page = [(seen[r] - acked_at[r]) * 1000 for r in delivered]
     return result | {
         "streams_held": watched.opened,
@@ -179,6 +249,10 @@ def figures(
         "delivered_pct": round(100 * len(delivered) / max(len(acked_at), 1), 2),
         "p50_decision_to_page_ms": round(percentile(to_page, 50), 1),
         "p99_decision_to_page_ms": round(percentile(to_page, 99), 1),
+        "p50_decision_to_stream_ms": round(percentile(to_stream, 50), 1),
+        "p99_decision_to_stream_ms": round(percentile(to_stream, 99), 1),
+        "p50_stream_to_page_ms": round(percentile(stream_to_page, 50), 1),
+        "p99_stream_to_page_ms": round(percentile(stream_to_page, 99), 1),
         "p50_202_to_page_ms": round(percentile(ack_to_page, 50), 1),
         "p99_202_to_page_ms": round(percentile(ack_to_page, 99), 1),
         "web_cpu_ms_per_delivered_event": round(1000 * cpu_spent / max(len(delivered), 1), 2),
@@ -224,6 +298,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes holding pages")
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile", action="store_true", help="py-spy the web; print the top")
     args = parser.parse_args()
     raise_open_files_limit()
     scratch = Path(tempfile.mkdtemp(prefix="audience-"))

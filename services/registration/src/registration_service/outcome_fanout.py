@@ -8,7 +8,7 @@ An open outcome stream (a student's page) does not read Redis itself. Each web p
   students just got an outcome; only those with a page open in this process are marked due;
 - the **fetcher** reads each due student's own stream (``registration.outcomes.student.<id>``)
   from the oldest position its pages hold, all students in one pipelined round trip, and puts
-  each entry on the queue of each page that has not had it yet.
+  each entry in the mailbox of each page that has not had it yet.
 
 A page is a :class:`Subscription` with a cursor (the last stream id it was given). It subscribes
 before anything is read for it, and every delivery (its replay from ``Last-Event-ID`` as much as
@@ -16,7 +16,7 @@ the live ones) goes through that cursor, so a page that connects while its outco
 published gets it exactly once: no gap, no duplicate. Each event's SSE ``id`` is its id in the
 student's stream, so a reconnect resumes exactly.
 
-The fetcher never waits on a page: a page's queue holds at most ``max_behind`` events, and a page
+The fetcher never waits on a page: a page's mailbox holds at most ``max_behind`` events, and a page
 that falls that far behind (a slow or dead client) is closed; its browser resumes by
 ``Last-Event-ID``. The student's stream may be written a moment after the shared one (two relays,
 or one pipeline split across batches): an event announced but not yet in the student's stream
@@ -38,10 +38,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,6 +63,7 @@ FETCH_COUNT = 200  # entries read per student per round; more makes the student 
 PIPELINE_STUDENTS = 500  # students read per round trip
 ANNOUNCED_PATIENCE = 10.0  # seconds to wait for an announced event in the student's stream
 LISTEN_BLOCK_MS = 5_000
+CLOCK_SECONDS = 1.0  # the heartbeat clock's period (a heartbeat comes up to this much early)
 # An outcome staged this long after its decision was announced again, not decided now.
 REANNOUNCED_AFTER_MS = 600_000
 
@@ -75,33 +75,70 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(eq=False)
 class Subscription:
-    """One open page: what it was given last, and what waits to be written to it."""
+    """One open page: what it was given last, and what waits to be written to it.
+
+    The mailbox is a deque and an event rather than a ``queue.Queue``: under gevent a Queue's
+    condition allocates a lock per wait, and ten thousand pages made it a visible share of the
+    fan-out's CPU. For the same reason a page's writer waits without a timeout: the fan-out's
+    clock (one thread per process) tells it when a heartbeat is due, instead of ten thousand
+    timers, each made, cancelled or fired (by an exception) on every wait."""
 
     student_id: int
     cursor: str  # the last stream id given to this page ("0": none yet)
-    queue: queue.Queue[str] = field(repr=False)
+    max_behind: int = 1_000
     lagged: bool = False  # fell ``max_behind`` events behind: the page is closed
     # False until the fetcher has given it what the database holds from before the stream
     # (see the module); the stream waits until then.
     checked: bool = True
     replayed: set[str] = field(default_factory=set, repr=False)  # what, not stream ids
+    heartbeat_seconds: float | None = None  # set by the writer (:meth:`chunks`)
+    last_write: float = field(default_factory=time.monotonic)
+    heartbeat_due: bool = False  # set by the fan-out's clock
+    _mailbox: deque[str] = field(default_factory=deque, repr=False)
+    _ready: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def tick(self, now: float, early: float) -> None:
+        """The clock's call: wake the writer for a heartbeat when nothing was written for
+        ``heartbeat_seconds`` less ``early`` (the clock's period: never later than due)."""
+        every = self.heartbeat_seconds
+        if every is not None and not self.heartbeat_due and now - self.last_write >= every - early:
+            self.heartbeat_due = True
+            self._ready.set()
+
+    def give(self, chunk: str) -> bool:
+        """Leave one event for the page's writer; False when the page is ``max_behind`` events
+        behind: it is closed then (its writer stops, its browser resumes by Last-Event-ID)."""
+        if self.lagged:
+            return False
+        if len(self._mailbox) >= self.max_behind:
+            self.lagged = True
+            self._ready.set()
+            LIVE_STREAMS_DROPPED.inc()
+            return False
+        self._mailbox.append(chunk)
+        self._ready.set()
+        return True
 
     def chunks(self, heartbeat_seconds: float) -> Iterator[str | None]:
         """What to write next: events (several at once when they queued up), or None when
         ``heartbeat_seconds`` passed with nothing (write a comment line then)."""
+        self.heartbeat_seconds = heartbeat_seconds
         while not self.lagged:
-            try:
-                first = self.queue.get(timeout=heartbeat_seconds)
-            except queue.Empty:
+            self._ready.wait()
+            self._ready.clear()  # before taking: a give from now on wakes the next wait
+            taken: list[str] = []
+            while self._mailbox and len(taken) < 100:
+                taken.append(self._mailbox.popleft())
+            if self._mailbox:
+                self._ready.set()
+            if self.lagged:
+                return
+            if taken:
+                self.last_write, self.heartbeat_due = time.monotonic(), False
+                yield "".join(taken)
+            elif self.heartbeat_due:
+                self.last_write, self.heartbeat_due = time.monotonic(), False
                 yield None
-                continue
-            more = [first]
-            while len(more) < 100:
-                try:
-                    more.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            yield "".join(more)
 
 
 class OutcomeFanout:
@@ -124,13 +161,14 @@ class OutcomeFanout:
         self._retry_at = 0.0
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._listening = threading.Event()
         self._started = False
 
     # --- pages ---------------------------------------------------------------------------
     def subscribe(self, student_id: int, last_event_id: str) -> Subscription:
         """A page opens: it is given everything after ``last_event_id``, then each new event."""
         self._start()
-        page = Subscription(student_id, last_event_id, queue.Queue(maxsize=self.max_behind))
+        page = Subscription(student_id, last_event_id, self.max_behind)
         page.checked = self._replay is None or last_event_id == "0"
         with self._lock:
             self._pages[student_id].add(page)
@@ -162,11 +200,29 @@ class OutcomeFanout:
         for target, name in (
             (self._listen_loop, "outcomes-listener"),
             (self._fetch_loop, "outcomes-fetcher"),
+            (self._clock_loop, "outcomes-heartbeats"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
 
+    def _clock_loop(self) -> None:
+        """Heartbeats for every page of the process: a tick a second (or a quarter of the
+        shortest heartbeat), each page woken when its own is due. It needs no Redis."""
+        while True:
+            with self._lock:
+                pages = [page for group in self._pages.values() for page in group]
+            shortest = min((p.heartbeat_seconds or CLOCK_SECONDS for p in pages), default=1.0)
+            period = min(CLOCK_SECONDS, shortest / 4)
+            now = time.monotonic()
+            for page in pages:
+                page.tick(now, period)
+            time.sleep(period)
+
     def _listen_loop(self) -> None:
-        last = "$"  # only what is published from now on: a page's past is its own replay
+        # Only what is published from now on (a page's past is its own read), from a position
+        # taken before the fetcher reads anything: an outcome published after a page's first
+        # read is then always announced ("$" on the first XREAD left a gap until it was sent).
+        last = self._position()
+        self._listening.set()
         while True:
             try:
                 found = self._listen.xread(
@@ -185,6 +241,16 @@ class OutcomeFanout:
             last = _text(entries[-1][0])
             self._announce(_announced(entries))
 
+    def _position(self) -> str:
+        """The shared stream's newest id (``0-0`` when empty), retried until Redis answers."""
+        while True:
+            try:
+                newest = self._listen.xrevrange(OUTCOMES_STREAM, count=1)
+                return _text(newest[0][0]) if newest else "0-0"
+            except redis.RedisError:
+                log.warning("outcome listener cannot reach Redis; retrying")
+                time.sleep(1.0)
+
     def _announce(self, events: Iterable[tuple[int, str]]) -> None:
         now = time.monotonic()
         with self._lock:
@@ -200,6 +266,7 @@ class OutcomeFanout:
         self._wake.set()
 
     def _fetch_loop(self) -> None:
+        self._listening.wait()  # see _listen_loop
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
@@ -280,11 +347,7 @@ class OutcomeFanout:
             page.replayed.add(identity)  # the stream's copy, if any, is not given again
             if _order(entry_id) <= _order(page.cursor) or page.lagged:
                 continue
-            try:
-                page.queue.put_nowait(chunk)
-            except queue.Full:
-                page.lagged = True  # its writer closes it; the browser resumes from its cursor
-                LIVE_STREAMS_DROPPED.inc()
+            if not page.give(chunk):
                 continue
             page.cursor = entry_id
             given += 1
@@ -303,11 +366,13 @@ class OutcomeFanout:
     def _hand_out(self, student_id: int, entries: list[Any]) -> bool:
         """Queue the entries for each page of the student past its cursor; True while an
         announced event is still missing from the student's stream."""
-        events = [_event(_text(entry_id), fields) for entry_id, fields in entries]
+        parsed = [e for entry_id, fields in entries if (e := _event(_text(entry_id), fields))]
+        event_ids = [event_id for _, event_id, _, _ in parsed]
+        events = [(entry_id, _order(entry_id), chunk, data) for entry_id, _, chunk, data in parsed]
         with self._lock:
             pages = list(self._pages.get(student_id, ()))
             announced = self._announced.get(student_id, {})
-            for _, event_id, _, _ in events:
+            for event_id in event_ids:
                 announced.pop(event_id, None)
             now = time.monotonic()
             for event_id, since in list(announced.items()):
@@ -318,23 +383,23 @@ class OutcomeFanout:
                     del announced[event_id]
             if not announced:
                 self._announced.pop(student_id, None)
+        given = 0
         for page in pages:
             if not page.checked:
                 continue  # the database's part comes first
-            for entry_id, _, chunk, data in events:
-                if _order(entry_id) <= _order(page.cursor):
+            cursor = _order(page.cursor)
+            for entry_id, order, chunk, data in events:
+                if order <= cursor:
                     continue
                 if page.replayed and _identity(data) in page.replayed:
                     page.cursor = entry_id  # given from the database already
                     continue
-                try:
-                    page.queue.put_nowait(chunk)
-                except queue.Full:
-                    page.lagged = True  # its writer closes it; the browser resumes
-                    LIVE_STREAMS_DROPPED.inc()
-                    break
+                if not page.give(chunk):
+                    break  # its writer closes it; the browser resumes
                 page.cursor = entry_id
-                LIVE_DELIVERIES.inc()
+                given += 1
+        if given:
+            LIVE_DELIVERIES.inc(given)  # once per student: a counter's lock is not free
         return bool(announced)
 
 
@@ -354,35 +419,44 @@ def _announced(entries: list[Any]) -> Iterator[tuple[int, str]]:
     """(student, event id) of each new outcome on the shared stream. An outcome announced
     again by ``registration-announce-outcomes`` (staged long after its decision) goes to the
     shared stream only: its student has nothing new."""
-    for _, fields in entries:
+    for entry_id, fields in entries:
         raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
-        if not raw:
-            continue
-        envelope = json.loads(raw)
-        payload = envelope.get("payload", {})
-        student = payload.get("student_id")
-        if isinstance(student, int) and not _announced_again(envelope, payload):
-            yield student, envelope["event_id"]
+        try:
+            envelope = json.loads(raw)
+            payload = envelope.get("payload", {})
+            student = payload.get("student_id")
+            if isinstance(student, int) and not _announced_again(envelope, payload):
+                yield student, envelope["event_id"]
+        except (TypeError, ValueError, KeyError, AttributeError):
+            log.warning("skipped stream entry %s: not an event envelope", _text(entry_id))
 
 
 def _announced_again(envelope: dict[str, Any], payload: dict[str, Any]) -> bool:
     staged, decided = envelope.get("occurred_at"), payload.get("decided_at")
     if not isinstance(staged, str) or not isinstance(decided, str):
         return False
+    if staged[:15] == decided[:15]:  # the same ten minutes ("YYYY-MM-DDTHH:M"): not parsed
+        return False
     return _milliseconds(staged) - _milliseconds(decided) > REANNOUNCED_AFTER_MS
 
 
-def _event(entry_id: str, fields: dict[Any, Any]) -> tuple[str, str, str, dict[str, Any]]:
+def _event(entry_id: str, fields: dict[Any, Any]) -> tuple[str, str, str, dict[str, Any]] | None:
     """(stream id, event id, the entry as one Server-Sent Event, its data): written once, to
     every page of the student. Its data is the payload with ``event_type`` and
-    ``correlation_id``."""
+    ``correlation_id``. None (and a warning) for an entry that is not an event envelope: it
+    is skipped rather than stopping the fetcher."""
     raw = fields.get(ENVELOPE_FIELD.encode()) or fields.get(ENVELOPE_FIELD)
-    envelope = json.loads(raw)
-    data = envelope["payload"] | {
-        "event_type": envelope["event_type"],
-        "correlation_id": envelope.get("correlation_id"),
-    }
-    return entry_id, envelope["event_id"], _chunk(entry_id, data), data
+    try:
+        envelope = json.loads(raw)
+        data = envelope["payload"] | {
+            "event_type": envelope["event_type"],
+            "correlation_id": envelope.get("correlation_id"),
+        }
+        event_id = envelope["event_id"]
+    except (TypeError, ValueError, KeyError):
+        log.warning("skipped stream entry %s: not an event envelope", entry_id)
+        return None
+    return entry_id, event_id, _chunk(entry_id, data), data
 
 
 def _chunk(entry_id: str, data: dict[str, Any]) -> str:

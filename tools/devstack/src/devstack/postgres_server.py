@@ -229,6 +229,35 @@ class PostgresServer:
         ) as connection:
             return {name: connection.execute(f"SHOW {name}").fetchone()[0] for name in names}
 
+    def pids(self) -> list[int]:
+        """The server's processes (the postmaster and its backends), to count their CPU."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(self.data_dir) in command or self._is_backend(int(entry.name)):
+                found.append(int(entry.name))
+        return found
+
+    def _is_backend(self, pid: int) -> bool:
+        """A backend's command line is its title ("postgres: user db ..."); its parent is ours."""
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        parent = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), ""
+        )
+        try:
+            command = Path(f"/proc/{parent}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return False
+        return str(self.data_dir) in command.replace("\0", " ")
+
     def create_database(self, name: str) -> str:
         import psycopg
 
