@@ -5,7 +5,7 @@ PY := .venv/bin/python
 ROLE ?= admin
 SUB ?= admin
 
-.PHONY: help up test test-fast lint fmt openapi token install bench bench-audience bench-lottery bench-lottery-commit clean
+.PHONY: help up test test-fast lint fmt openapi token install bench bench-audience bench-pages bench-lottery bench-lottery-commit clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets, one line each
@@ -54,6 +54,11 @@ bench: install  ## the rush benchmark on PostgreSQL (~15 min); SCALE=0.1 for a q
 bench-audience: install  ## 10,000 open outcome streams while every student enrolls: delivery, p99, Redis connections (~10 min); writes docs/audience.json
 	$(UV) sync --locked --all-packages --group dev --group bench
 	$(PY) bench/audience.py $(if $(STUDENTS),--students $(STUDENTS))
+	@rm -f .venv/.installed
+
+bench-pages: install  ## 200 signed-in browsers through the web in the opening minute: catalog p99, answers on the page (~5 min); writes docs/pages.json
+	$(UV) sync --locked --all-packages --group dev --group bench
+	$(PY) bench/pages.py $(if $(STUDENTS),--students $(STUDENTS))
 	@rm -f .venv/.installed
 
 bench-lottery: install  ## the lottery optimiser against the greedy fill, 3,000 students x 3 seeds (~2 min); writes docs/lottery.md

@@ -267,6 +267,7 @@ def test_a_student_signs_up_registers_and_sees_each_answer_live(stack, browser):
     page.locator("main button[type=submit]").click()
     page.wait_for_url(re.compile(rf".*/programs/{pid}/catalog"))
     me.check("catalog")
+    assert "@@" not in page.content()  # the shared cards' placeholders are all filled in
 
     # Add: answered at once, then live; the reload afterwards shows the new state.
     page.get_by_role("button", name="Add Knot Theory, section 1").click()
@@ -332,6 +333,57 @@ def test_the_waiting_room_explains_itself_then_the_released_answer_arrives(stack
     assert "random order" in me.status("random order")
     assert "Enrolled" in me.status("Done|Not", timeout=40_000)
     assert section
+
+
+def test_a_student_signs_in_and_registers_with_the_keyboard_alone(stack, browser):
+    """Tab and Enter only, from the skip link to the answer; every stop shows where focus is."""
+    pid, (slot1, slot2) = stack.program(name="Keyboard Splash")
+    (warmup,) = stack.klass(pid, "Juggling", [(3, slot1)])
+    (section,) = stack.klass(pid, "Cryptography", [(3, slot2)])
+    student, email, headers = stack.account("Kay")
+    stack.complete_profile(pid, student, headers)
+    assert stack.enroll(pid, student, warmup, headers) == "accepted"  # the profile is known
+    me = Person(browser, stack)
+    page = me.go("/signin")
+    skip = page.get_by_role("link", name="Skip to the content")
+    tab_to(page, skip)
+    tab_to(page, page.get_by_label("Email"))
+    page.keyboard.type(email)
+    tab_to(page, page.get_by_label("Password"))
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/$"))
+    page = me.go(f"/programs/{pid}/catalog")
+    tab_to(page, page.get_by_role("button", name="Add Cryptography, section 1"))
+    page.keyboard.press("Enter")
+    assert "Enrolled" in me.status("Done|Not")
+    page.wait_for_load_state("load")
+    drop = page.get_by_role("button", name="Drop Cryptography, section 1")
+    drop.wait_for(timeout=15_000)
+    tab_to(page, drop)
+    assert not me.errors, me.errors
+    assert section
+
+
+def tab_to(page: object, target: object, limit: int = 400) -> None:
+    """Press Tab until ``target`` has the focus; each element passed on the way must show a
+    focus indicator (an outline or a shadow), or a keyboard user would be lost."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        shown = page.evaluate(
+            """() => {
+                const e = document.activeElement;
+                if (!e || e === document.body) return true;
+                const s = getComputedStyle(e);
+                return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                    || s.boxShadow !== 'none';
+            }"""
+        )
+        focused = page.evaluate("() => document.activeElement.outerHTML.slice(0, 120)")
+        assert shown, f"no focus indicator on {focused}"
+        if target.evaluate("node => node === document.activeElement"):
+            return
+    raise AssertionError(f"{target} never took the focus in {limit} presses of Tab")
 
 
 def test_an_organiser_builds_a_program_from_a_csv_and_watches_the_board(stack, browser):

@@ -12,3 +12,6 @@ worker_class = "gevent"
 worker_connections = 12_000
 workers = int(os.environ.get("WEB_CONCURRENCY", 2))
 graceful_timeout = 10
+# A page's next request follows a person's reading time: keep its connection that long (the
+# default, 2 s, closed it under the next click).
+keepalive = 30

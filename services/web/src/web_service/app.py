@@ -4,10 +4,12 @@ an HttpOnly, SameSite cookie holding an id; the tokens stay server-side (Redis).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import redis
 from flask import Flask, Response, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -15,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from web_service import live
 from web_service.backend import Backend, Caller, ServiceAccount, SignedOut
 from web_service.pages import admin, auth, student
+from web_service.pages.catalog_cards import CatalogCards
 from web_service.sessions import SessionStore
 from web_service.settings import WebSettings, get_settings
 
@@ -33,6 +36,8 @@ CSP = "; ".join(
     ]
 )
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: WebSettings | None = None) -> Flask:
     settings = settings or get_settings()
@@ -46,7 +51,13 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # a CSV of classes
     )
     CSRFProtect(app)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    # Sessions are one short GET a page: a small pool that makes a burst wait its turn (redis-py's
+    # default pool refuses past 100 connections, and two hundred students clicking at once
+    # went past it).
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=16, timeout=10, socket_timeout=5
+    )
+    client = redis.Redis(connection_pool=pool)
     store = SessionStore(client, settings.session_seconds)
     backend = Backend.connect(
         {
@@ -56,10 +67,12 @@ def create_app(settings: WebSettings | None = None) -> Flask:
             "identity": settings.identity_url,
         },
         ServiceAccount(settings.web_account_email, settings.web_account_password),
+        settings.shared_reads_seconds,
     )
     app.extensions["web.settings"] = settings
     app.extensions["web.store"] = store
     app.extensions["web.backend"] = backend
+    app.extensions["web.cards"] = CatalogCards()
     app.extensions["web.live"] = live.Live(settings, backend)
 
     @app.before_request
@@ -89,6 +102,16 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         response.delete_cookie(SESSION_COOKIE)
         return response
 
+    @app.errorhandler(httpx.TransportError)
+    @app.errorhandler(redis.RedisError)
+    def _away(exc: Exception) -> tuple[str, int]:
+        log.warning("a service did not answer: %s", exc)
+        message = (
+            "A service did not answer in time. Try again in a moment: "
+            "a request sent again is never counted twice."
+        )
+        return render_template("error.html", title="Try again", message=message), 503
+
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str, int]:
         return render_template("error.html", title="Form expired", message=exc.description), 400
@@ -103,6 +126,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     def _globals() -> dict[str, Any]:
         return {"me": g.caller.session if "caller" in g else None}
 
+    # No blank lines and indentation from template tags: the catalog's 400 sections were half
+    # whitespace (a page's weight on a phone, and the server's to send).
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_time_short, "local_time_short")
     for blueprint in (auth.blp, student.blp, admin.blp, live.blp):

@@ -48,6 +48,49 @@ class ServiceAccount:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+class SharedReads:
+    """What every student is shown the same (a program, its catalog, timeslots and waiting
+    room), read with the web's own token at most once per ``ttl`` seconds per key and process
+    and handed to every page that asks meanwhile: two hundred students opening the catalog in
+    the same second cost the registration service one read of it, not two hundred. One caller
+    reads while the others of that key wait for its answer (no stampede when it expires). Only
+    200 answers are kept."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._kept: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, backend: Backend, service: str, path: str) -> tuple[Any, httpx.Response | None]:
+        """(the JSON, None) for a 200, kept or fresh; (None, the answer) for anything else."""
+        if self.ttl <= 0:  # not shared: each page its own read
+            answer = backend.as_web(service, "GET", path)
+            return (answer.json(), None) if answer.status_code == 200 else (None, answer)
+        key = (service, path)
+        kept = self._fresh(key)
+        if kept is not None:
+            return kept, None
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            kept = self._fresh(key)
+            if kept is not None:
+                return kept, None
+            answer = backend.as_web(service, "GET", path)
+            if answer.status_code != 200:
+                return None, answer
+            value = answer.json()
+            self._kept[key] = (time.monotonic(), value)
+            return value, None
+
+    def _fresh(self, key: tuple[str, str]) -> Any:
+        found = self._kept.get(key)
+        if found is not None and time.monotonic() - found[0] < self.ttl:
+            return found[1]
+        return None
+
+
 @dataclass
 class Backend:
     clients: dict[str, httpx.Client]
@@ -55,17 +98,24 @@ class Backend:
     # Open outcome streams hold their connection for as long as the page is open: their own
     # client, with no pool limit, so a thousand open pages never starve the short calls.
     streams: httpx.Client | None = None
+    shared: SharedReads = field(default_factory=SharedReads)
 
     @classmethod
-    def connect(cls, urls: dict[str, str], account: ServiceAccount) -> Backend:
-        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
+    def connect(
+        cls, urls: dict[str, str], account: ServiceAccount, shared_reads_seconds: float = 1.0
+    ) -> Backend:
+        # Idle connections are let go after 1.5 s, before the services' servers close theirs (2 s):
+        # a request sent on a connection the server was closing failed as "reset by peer".
+        limits = httpx.Limits(
+            max_connections=50, max_keepalive_connections=20, keepalive_expiry=1.5
+        )
         clients = {
             name: httpx.Client(base_url=url, timeout=10, limits=limits)
             for name, url in urls.items()
         }
         unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=0)
         streams = httpx.Client(base_url=urls["registration"], timeout=10, limits=unlimited)
-        return cls(clients, account, streams)
+        return cls(clients, account, streams, SharedReads(shared_reads_seconds))
 
     def anonymous(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.clients[service].request(method, path, **kwargs)

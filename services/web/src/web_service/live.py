@@ -101,11 +101,13 @@ class Live:
             return found
 
     def _seats(self, program_id: int) -> dict[str, Any]:
-        answer = self.backend.as_web("registration", "GET", f"/v1/programs/{program_id}/catalog")
-        answer.raise_for_status()
+        path = f"/v1/programs/{program_id}/catalog"
+        catalog, failed = self.backend.shared.get(self.backend, "registration", path)
+        if failed is not None:
+            failed.raise_for_status()
         return {
             str(s["id"]): {"left": max(0, s["capacity"] - s["enrolled"]), "status": s["status"]}
-            for c in answer.json()["classes"]
+            for c in catalog["classes"]
             for s in c["sections"]
         }
 
@@ -211,12 +213,18 @@ def outcomes() -> Response:
     token = c.token()
 
     def relay() -> Iterator[bytes]:
+        """The registration service's stream as it comes; when it ends or breaks (a restart),
+        this one ends too and the browser reconnects with its Last-Event-ID."""
         timeout = httpx.Timeout(10, read=HEARTBEAT_SECONDS * 3)
         headers["Authorization"] = f"Bearer {token}"
-        with client.stream("GET", path, headers=headers, timeout=timeout) as upstream:
-            if upstream.status_code != 200:
-                yield b"retry: 5000\n\n"
-                return
-            yield from upstream.iter_raw()
+        try:
+            with client.stream("GET", path, headers=headers, timeout=timeout) as upstream:
+                if upstream.status_code != 200:
+                    yield b"retry: 5000\n\n"
+                    return
+                yield from upstream.iter_raw()
+        except httpx.HTTPError as exc:
+            log.info("outcome stream of %s ended: %s", path, exc)
+            yield b"retry: 2000\n\n"
 
     return Response(relay(), mimetype="text/event-stream", headers=STREAM_HEADERS)

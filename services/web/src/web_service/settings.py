@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "dev-only-web-secret-change-me-0123456789"
@@ -29,6 +30,10 @@ class WebSettings(BaseSettings):
     # shows to every open page) is read with its token. Never a signing key.
     web_account_email: str | None = None
     web_account_password: str | None = None
+    # What every student is shown the same (a program, its catalog, timeslots, waiting room) is
+    # read at most this often per process and shared by every page meanwhile. 0: each page
+    # reads its own (the design the page benchmark compares against).
+    shared_reads_seconds: float = Field(default=1.0, ge=0, le=60)
     log_level: str = "INFO"
 
 

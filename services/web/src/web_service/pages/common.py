@@ -53,6 +53,15 @@ def field_errors(response: httpx.Response) -> dict[str, list[str]]:
     return fields or {"": [error.get("message", "Something went wrong.")]}
 
 
+def shared(service: str, path: str) -> Any:
+    """The JSON of what every student is shown the same (``Backend.shared``: read at most once
+    a second per process); a missing thing is the page's 404."""
+    value, failed = caller().backend.shared.get(caller().backend, service, path)
+    if failed is not None:
+        return expect(failed, 200)
+    return value
+
+
 def expect(response: httpx.Response, *ok: int) -> Any:
     """The JSON of an expected answer; a missing thing is the page's 404."""
     if response.status_code in ok:

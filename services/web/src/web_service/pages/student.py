@@ -9,10 +9,21 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from web_service.pages.common import caller, expect, field_errors, signed_in
+from web_service.pages.catalog_cards import CatalogCards
+from web_service.pages.common import caller, expect, field_errors, shared, signed_in
 
 blp = Blueprint("student", __name__)
 
@@ -43,10 +54,14 @@ def home() -> str:
     return render_template("home.html", programs=programs)
 
 
-def _program(program_id: int) -> dict[str, Any]:
-    program: dict[str, Any] = expect(
-        caller().get("registration", f"/v1/programs/{program_id}"), 200
-    )
+def _program(program_id: int, *, as_everyone: bool = False) -> dict[str, Any]:
+    """The program; ``as_everyone``: as every student sees it, from the shared reads (the
+    catalog's path in the opening minute)."""
+    path = f"/v1/programs/{program_id}"
+    if as_everyone:
+        program: dict[str, Any] = dict(shared("registration", path))
+    else:
+        program = expect(caller().get("registration", path), 200)
     program["state"] = program_state(program)
     return program
 
@@ -101,8 +116,8 @@ def _profile_body(form: Any) -> dict[str, Any]:
 def _catalog_data(program_id: int) -> dict[str, Any]:
     me = _me()
     c = caller()
-    catalog = expect(c.get("registration", f"/v1/programs/{program_id}/catalog"), 200)
-    slots = expect(c.get("registration", f"/v1/programs/{program_id}/timeslots"), 200)
+    catalog = shared("registration", f"/v1/programs/{program_id}/catalog")
+    slots = shared("registration", f"/v1/programs/{program_id}/timeslots")
     held = expect(
         c.get(
             "registration",
@@ -115,7 +130,9 @@ def _catalog_data(program_id: int) -> dict[str, Any]:
     if any(row["verb"] == "Waitlisted" for row in held):
         _waitlist_positions(program_id, held_rows)
     return {
+        "catalog": catalog,
         "classes": catalog["classes"],
+        "timeslots_snapshot": slots,
         "timeslots": {slot["id"]: slot for slot in slots["timeslots"]},
         "held": held_rows,
         "held_classes": {
@@ -152,7 +169,10 @@ def request_state(program_id: int, request_id: str) -> Any:
 @blp.route("/programs/<int:program_id>/catalog")
 @signed_in
 def catalog(program_id: int) -> str | WerkzeugResponse:
-    program = _program(program_id)
+    """The opening minute's page. What every student sees the same (program, classes and
+    seats, timeslots, waiting room) comes from the shared reads; only the student's profile
+    and sections are read for them."""
+    program = _program(program_id, as_everyone=True)
     mine = expect(caller().get("profile", _profile_path(program_id)), 200)
     if not mine.get("complete"):
         flash("Complete your profile first: the catalog opens once it is saved.")
@@ -166,16 +186,18 @@ def catalog(program_id: int) -> str | WerkzeugResponse:
         if (grade is None or c["grade_min"] <= grade <= c["grade_max"])
         and (not words or words in c["title"].lower())
     ]
-    room = expect(caller().get("registration", f"/v1/programs/{program_id}/waiting-room"), 200)
+    room = shared("registration", f"/v1/programs/{program_id}/waiting-room")
+    cards: CatalogCards = current_app.extensions["web.cards"]
+    html = cards.page(
+        program, classes, data, data["catalog"], generate_csrf(), secrets.token_hex(8)
+    )
     return render_template(
         "catalog.html",
         program=program,
-        classes=classes,
+        cards=html,
         room=room,
         grade=grade,
         q=request.args.get("q", ""),
-        key=secrets.token_hex(8),
-        **{k: v for k, v in data.items() if k != "classes"},
     )
 
 

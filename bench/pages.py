@@ -1,0 +1,407 @@
+"""The opening minute through the pages: ``make bench-pages`` (``python bench/pages.py``).
+
+``make up``'s processes (identity, registration with its deciders and relay, profile, lottery,
+the web; gevent servers as deployed), with registration, profile and identity on durable
+PostgreSQL, and a program of 400 sections over 8 timeslots. ``--students`` (200) people sign up,
+verify, save their profile and sign in to the web; then all of them at once, each in a browser
+of its own (a cookie jar, its outcome stream and the catalog's seat stream held open as
+``app.js`` holds them), do ``--rounds`` times: load the catalog page, read it for 0.5-2 s, add a
+section (answered 202 at once), wait for the answer to arrive on the open page, read again.
+
+It runs twice on fresh stacks: **shared**, the web as shipped (what every student is shown the
+same is read once a second per process and shared, ``SHARED_READS_SECONDS=1``), and
+**per-page**, the design it replaces (every catalog page reads the catalog, program, timeslots
+and waiting room for itself, ``SHARED_READS_SECONDS=0``). It reports the catalog page's p50/p99
+(target p99 <= 300 ms at 200 students), its ratio to the per-page run, the 202's p50/p99, the
+answers that reached the open pages and the time from 202 to page, and the registration
+service's reads of the catalog per catalog page served; writes ``docs/pages.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import psutil
+from devstack.audience import cpu_seconds, percentile
+from devstack.postgres_server import PostgresServer
+from devstack.upstack import UpStack
+from prometheus_client.parser import text_string_to_metric_families
+from rush import seed
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PASSWORD = "a long passphrase for the bench"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PROFILE = {
+    "grade": 10,
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.org",
+    "phone": "212-555-0100",
+    "emergency_contact": {"name": "Byron", "phone": "212-555-0101", "relation": "parent"},
+    "guardian": {"name": "Anne", "phone": "212-555-0102"},
+}
+
+
+class Stack:
+    """One ``make up`` on PostgreSQL databases of its own."""
+
+    def __init__(self, name: str, postgres: PostgresServer, scratch: Path, shared: float) -> None:
+        env = {
+            f"{service.upper()}_DATABASE_URL": postgres.create_database(f"pages_{name}_{service}")
+            for service in ("registration", "profile", "identity")
+        }
+        self.var = scratch / name
+        self.var.mkdir()
+        self.up = UpStack(self.var, SHARED_READS_SECONDS=str(shared), LOG_LEVEL="WARNING", **env)
+        self.registration_db = env["REGISTRATION_DATABASE_URL"]
+
+    def start(self) -> Stack:
+        self.up.start(timeout=300)
+        self.web = self.up.url("web")
+        self.url = {s: self.up.url(s) for s in ("registration", "profile", "identity")}
+        return self
+
+    def stop(self) -> None:
+        self.up.stop()
+
+    def registration_reads(self) -> dict[str, float]:
+        """GETs the registration service answered so far, by endpoint."""
+        text = httpx.get(f"{self.url['registration']}/metrics").text
+        reads: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "http_requests_total" and sample.labels["method"] == "GET":
+                    endpoint = sample.labels["endpoint"]
+                    reads[endpoint] = reads.get(endpoint, 0) + sample.value
+        return reads
+
+
+def stack_processes(stack: Stack, postgres: PostgresServer) -> list[int]:
+    """Every process of the stack (make up's tree, PostgreSQL): the server side's CPU. The
+    browsers are this process's (they share the machine's two cores with what they measure)."""
+    assert stack.up.process is not None
+    root = psutil.Process(stack.up.process.pid)
+    return [root.pid, *(p.pid for p in root.children(recursive=True)), *postgres.pids()]
+
+
+def accounts(stack: Stack, count: int, program: int) -> list[tuple[int, str]]:
+    """``count`` verified students with complete profiles: (account id, email)."""
+    made: list[tuple[int, str]] = []
+    with httpx.Client(timeout=30) as client:
+        for n in tqdm(range(count), desc="  accounts", leave=False):
+            email = f"student{n}@bench.example.org"
+            answer = client.post(
+                f"{stack.url['identity']}/v1/accounts",
+                json={"email": email, "password": PASSWORD, "display_name": f"Student {n}"},
+            )
+            assert answer.status_code == 201, answer.text
+            made.append((answer.json()["id"], email))
+        tokens = mail_tokens(stack.var / "mail", {email for _, email in made})
+        for account, email in tqdm(made, desc="  profiles", leave=False):
+            client.post(
+                f"{stack.url['identity']}/v1/accounts/verify", json={"token": tokens[email]}
+            )
+            signed = client.post(
+                f"{stack.url['identity']}/v1/sessions", json={"email": email, "password": PASSWORD}
+            ).json()
+            saved = client.put(
+                f"{stack.url['profile']}/v1/programs/{program}/students/{account}/profile",
+                json=PROFILE,
+                headers={"Authorization": f"Bearer {signed['access_token']}"},
+            )
+            assert saved.json().get("complete"), saved.text
+    return made
+
+
+def mail_tokens(mail: Path, emails: set[str], timeout: float = 60) -> dict[str, str]:
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(emails) and time.monotonic() < deadline:
+        for path in mail.glob("*.eml"):
+            text = path.read_text()
+            to = re.search(r"^To: (.+)$", text, re.M)
+            token = re.search(r"token=([A-Za-z0-9_\-]+)", text)
+            if to and token and to.group(1).strip() in emails:
+                found.setdefault(to.group(1).strip(), token.group(1))
+        time.sleep(0.2)
+    return found
+
+
+class Browser:
+    """One person's browser: a cookie jar, the page's two open streams, and what it measured."""
+
+    def __init__(self, web: str, program: int, email: str, sections: list[int], seed: int) -> None:
+        self.web, self.program, self.email = web, program, email
+        self.rng = random.Random(seed)
+        self.sections = self.rng.sample(sections, len(sections))
+        self.arrived: dict[str, float] = {}  # request id -> when its answer reached the page
+        self.waiters: dict[str, asyncio.Event] = {}
+        self.seat_snapshots = 0
+        self.catalog_ms: list[float] = []
+        self.request_ms: list[float] = []
+        self.acked: dict[str, float] = {}
+        self.errors: list[str] = []
+
+    async def sign_in(self, session: aiohttp.ClientSession) -> None:
+        async with session.get(f"{self.web}/signin") as page:
+            token = CSRF.search(await page.text())
+        assert token, "no form token on the sign-in page"
+        form = {"email": self.email, "password": PASSWORD, "csrf_token": token.group(1)}
+        async with session.post(f"{self.web}/signin", data=form) as answer:
+            await answer.read()
+            assert answer.status == 200 and "/signin" not in str(answer.url), answer.status
+
+    async def hold(self, session: aiohttp.ClientSession, path: str, on_data: Any) -> None:
+        """An open stream, read as EventSource reads it; reopened if the server ends it."""
+        while True:
+            try:
+                async with session.get(f"{self.web}{path}") as stream:
+                    async for raw in stream.content:
+                        line = raw.decode().rstrip("\n")
+                        if line.startswith("data: "):
+                            on_data(line[6:])
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.errors.append(f"stream {path}: {type(exc).__name__}")
+            await asyncio.sleep(2)
+
+    def _outcome(self, data: str) -> None:
+        request_id = json.loads(data).get("id")
+        if request_id and request_id not in self.arrived:
+            self.arrived[request_id] = time.time()
+            waiter = self.waiters.get(request_id)
+            if waiter is not None:
+                waiter.set()
+
+    def _seats(self, data: str) -> None:
+        self.seat_snapshots += 1
+
+    async def visit(
+        self, session: aiohttp.ClientSession, rounds: int, start: asyncio.Event
+    ) -> None:
+        catalog = f"{self.web}/programs/{self.program}/catalog"
+        await start.wait()
+        for n in range(rounds):
+            began = time.perf_counter()
+            status, html = await fetch(session, "GET", catalog)
+            self.catalog_ms.append((time.perf_counter() - began) * 1000)
+            token = CSRF.search(html)
+            if status != 200 or token is None:
+                self.errors.append(f"catalog {status}")
+                continue
+            await asyncio.sleep(self.rng.uniform(0.5, 2.0))  # reading the catalog
+            form = {
+                "csrf_token": token.group(1),
+                "key": f"bench-{self.email}-{n}",
+                "action": "enroll",
+                "section_id": str(self.sections[n % len(self.sections)]),
+            }
+            began = time.perf_counter()
+            headers = {"Accept": "application/json"}
+            url = f"{self.web}/programs/{self.program}/requests"
+            status, text = await fetch(session, "POST", url, data=form, headers=headers)
+            body = json.loads(text) if text.startswith("{") else {"text": text[:200]}
+            self.request_ms.append((time.perf_counter() - began) * 1000)
+            if status != 202:
+                self.errors.append(f"request {status}: {body}")
+                continue
+            request_id = body["id"]
+            self.acked[request_id] = time.time()
+            waiter = self.waiters.setdefault(request_id, asyncio.Event())
+            if request_id not in self.arrived:
+                try:
+                    await asyncio.wait_for(waiter.wait(), timeout=60)
+                except TimeoutError:
+                    self.errors.append(f"no answer on the page for {request_id}")
+            await asyncio.sleep(self.rng.uniform(0.5, 2.0))  # reading the answer
+
+
+async def fetch(
+    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, str]:
+    """One request, sent again once if the server had closed the kept-alive connection it was
+    sent on before answering, as a browser does."""
+    for attempt in (1, 2):
+        try:
+            async with session.request(method, url, **kwargs) as answer:
+                return answer.status, await answer.text()
+        except aiohttp.ServerDisconnectedError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def crowd(
+    web: str,
+    program: int,
+    people: list[tuple[int, str]],
+    sections: list[int],
+    rounds: int,
+    on_start: Any = None,
+) -> list[Browser]:
+    """Sign every browser in and open its streams, then (``on_start`` called: the measured
+    part begins) let them all visit at once."""
+    browsers = [Browser(web, program, email, sections, n) for n, (_, email) in enumerate(people)]
+    sessions = [
+        aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for 127.0.0.1
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+        )
+        for _ in browsers
+    ]
+    start = asyncio.Event()
+    holders: list[asyncio.Task[None]] = []
+    try:
+        for browser, session in zip(browsers, sessions, strict=True):
+            await browser.sign_in(session)
+            outcomes = browser.hold(session, "/live/outcomes", browser._outcome)
+            seats = browser.hold(session, f"/live/programs/{program}/seats", browser._seats)
+            holders += [asyncio.create_task(outcomes), asyncio.create_task(seats)]
+        await asyncio.sleep(3)  # every page's streams open, as after the pages loaded
+        visits = [
+            asyncio.create_task(b.visit(s, rounds, start))
+            for b, s in zip(browsers, sessions, strict=True)
+        ]
+        if on_start is not None:
+            on_start()
+        start.set()
+        await asyncio.gather(*visits)
+    finally:
+        for task in holders:
+            task.cancel()
+        await asyncio.gather(*holders, return_exceptions=True)
+        for session in sessions:
+            await session.close()
+    return browsers
+
+
+def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: Path) -> dict:
+    stack = Stack(name, postgres, scratch, shared=1.0 if name == "shared" else 0.0).start()
+    try:
+        program, sections = seed(stack.registration_db, 0, 400, random.Random(args.seed))
+        people = accounts(stack, args.students, program)
+        time.sleep(3)  # registration hears of the profiles (by event)
+        tree = stack_processes(stack, postgres)
+        mark: dict[str, Any] = {}
+
+        def started() -> None:  # after the sign-ins (argon2 is the identity service's cost)
+            mark.update(
+                reads=stack.registration_reads(),
+                at=time.monotonic(),
+                stack=cpu_seconds(tree),
+                browsers=cpu_seconds([os.getpid()]),
+            )
+
+        print(f"  {name}: {len(people)} browsers x {args.rounds} rounds", flush=True)
+        browsers = asyncio.run(crowd(stack.web, program, people, sections, args.rounds, started))
+        span = time.monotonic() - mark["at"]
+        cpu_stack = cpu_seconds(tree) - mark["stack"]
+        cpu_browsers = cpu_seconds([os.getpid()]) - mark["browsers"]
+        before = mark["reads"]
+        after = stack.registration_reads()
+    finally:
+        stack.stop()
+    reads = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    catalog_reads = sum(v for k, v in reads.items() if k.endswith(".Catalog"))
+    catalog_ms = [ms for b in browsers for ms in b.catalog_ms]
+    request_ms = [ms for b in browsers for ms in b.request_ms]
+    to_page = [
+        (b.arrived[r] - t) * 1000 for b in browsers for r, t in b.acked.items() if r in b.arrived
+    ]
+    acked = sum(len(b.acked) for b in browsers)
+    errors = [e for b in browsers for e in b.errors]
+    return {
+        "browsers": len(browsers),
+        "seconds": round(span, 1),
+        "catalog_pages": len(catalog_ms),
+        "catalog_p50_ms": round(percentile(catalog_ms, 50), 1),
+        "catalog_p99_ms": round(percentile(catalog_ms, 99), 1),
+        "request_p50_ms": round(percentile(request_ms, 50), 1),
+        "request_p99_ms": round(percentile(request_ms, 99), 1),
+        "requests_acknowledged": acked,
+        "answers_on_page": len(to_page),
+        "answers_on_page_pct": round(100 * len(to_page) / max(acked, 1), 2),
+        "p50_202_to_page_ms": round(percentile(to_page, 50), 1),
+        "p99_202_to_page_ms": round(percentile(to_page, 99), 1),
+        "seat_snapshots_per_page": round(
+            sum(b.seat_snapshots for b in browsers) / max(len(browsers), 1), 1
+        ),
+        "registration_catalog_reads": int(catalog_reads),
+        "registration_catalog_reads_per_page": round(catalog_reads / max(len(catalog_ms), 1), 3),
+        "registration_reads_by_endpoint": {k: int(v) for k, v in sorted(reads.items()) if v},
+        "cpu_s_stack": round(cpu_stack, 1),
+        "cpu_s_browsers": round(cpu_browsers, 1),
+        "stack_cpu_ms_per_visit": round(1000 * cpu_stack / max(len(catalog_ms), 1), 1),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="pages-"))
+    postgres = PostgresServer(durable=True).start()
+    started = datetime.now().isoformat(timespec="seconds")
+    try:
+        print(f"pages: {args.students} students, {args.rounds} rounds each", flush=True)
+        shared = run("shared", args, postgres, scratch)
+        per_page = run("per_page", args, postgres, scratch)
+    finally:
+        postgres.stop()
+    ratio = shared["catalog_p99_ms"] / max(per_page["catalog_p99_ms"], 0.001)
+    verdicts = [
+        (
+            f"catalog p99: {shared['catalog_p99_ms']} ms",
+            "<= 300 ms",
+            shared["catalog_p99_ms"] <= 300,
+        ),
+        (f"catalog p99 vs per-page reads: {ratio:.2f}x", "< 1x", ratio < 1),
+        (
+            f"answers on the open page: {shared['answers_on_page_pct']} %",
+            "= 100 %",
+            shared["answers_on_page_pct"] == 100,
+        ),
+        (
+            f"registration catalog reads per page: {shared['registration_catalog_reads_per_page']}",
+            "< 1",
+            shared["registration_catalog_reads_per_page"] < 1,
+        ),
+    ]
+    document = {
+        "run": started,
+        "args": vars(args),
+        "shared": shared,
+        "per_page": per_page,
+        "targets": [{"figure": f, "target": t, "met": m} for f, t, m in verdicts],
+    }
+    (DOCS / "pages.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\n{'figure':40}{'shared':>14}{'per-page':>14}")
+    for key, value in shared.items():
+        if not isinstance(value, dict | list):
+            print(f"{key:40}{value:>14}{per_page[key]:>14}")
+    print()
+    for figure, target, met in verdicts:
+        print(f"{figure:60} target {target:10} {'met' if met else 'MISSED'}")
+    print(f"\nwrote {DOCS / 'pages.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
