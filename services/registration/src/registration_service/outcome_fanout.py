@@ -278,8 +278,8 @@ class OutcomeFanout:
                 continue
             try:
                 again = self._deliver(sorted(due))
-            except redis.RedisError:
-                log.warning("outcome fetcher lost Redis; retrying", exc_info=True)
+            except redis.RedisError as exc:  # one line, not a traceback a second while it is away
+                log.warning("outcome fetcher lost Redis (%s); retrying", exc)
                 time.sleep(1.0)
                 again = due
             if again:  # more entries, or an announced one not in its student's stream yet
