@@ -51,7 +51,7 @@ bench: install  ## the rush benchmark on PostgreSQL (~15 min); SCALE=0.1 for a q
 	$(PY) bench/rush.py --scale $(or $(SCALE),1) $(if $(PROFILE),--profile)
 	@rm -f .venv/.installed  # the next make test re-syncs without the bench extras
 
-bench-audience: install  ## 10,000 open outcome streams while every student enrolls: delivery, p99, Redis connections (~10 min); writes docs/audience.json
+bench-audience: install  ## 10,000 open outcome streams while every student enrolls: delivery, p99, Redis connections (~7 min); writes docs/audience.json
 	$(UV) sync --locked --all-packages --group dev --group bench
 	$(PY) bench/audience.py $(if $(STUDENTS),--students $(STUDENTS))
 	@rm -f .venv/.installed
