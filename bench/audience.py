@@ -11,7 +11,9 @@ are not this one's to flush):
    processes, as browsers), then sends the same requests; the pages keep reading until every
    outcome arrived;
 3. **quiet** again: the audience is compared with the mean of the two quiet runs, so the
-   machine's drift over the run (up to 2x here) does not favour or count against it.
+   machine's drift over the run (13 % between two quiet runs here) does not favour or count
+   against it. Each run's database is dropped once it is measured (its autovacuum is not the
+   next run's work).
 
 It reports streams held, streams the server ended, requests acknowledged per second against the
 quiet run, outcomes delivered to the open pages, the p50/p99 of the time from decision
@@ -154,6 +156,7 @@ def run(
         sampler.running = False
         stack.stop()
         redis_server.stop()
+        postgres.drop_database(f"audience_{name}")
     result = figures(acks, decided, watched, sampler.most, cpu_spent, name == "audience")
     return result | {f"cpu_s_{part}": spent for part, spent in cpu_by_part.items()}
 
@@ -297,10 +300,10 @@ def targets(quiet: float, audience: dict, streams: int) -> list[tuple[str, str, 
             audience["p99_decision_to_page_ms"] <= 1000,
         ),
         (f"acknowledged/s vs quiet: {ratio:.2f}x", ">= 0.8x", ratio >= 0.8),
-        (
+        (  # the fan-out holds two: a sampler that saw fewer measured nothing
             f"Redis connections per web process: {redis_most}",
-            "<= 10",
-            redis_most <= 10,
+            "2 to 10",
+            2 <= redis_most <= 10,
         ),
     ]
 

@@ -25,9 +25,12 @@ import json
 import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -289,6 +292,47 @@ async def crowd(
     return browsers
 
 
+def profile(stack: Stack, output: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy (not pausing them) on the web's and the registration service's gunicorn workers
+    (``--profile``), one raw file each."""
+    assert stack.up.process is not None
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    masters = {}
+    for process in psutil.Process(stack.up.process.pid).children(recursive=True):
+        line = " ".join(process.cmdline())
+        for app in ("web_service.app", "registration_service.api.app"):
+            if (
+                app in line
+                and "gunicorn" in line
+                and "gunicorn" not in " ".join(process.parent().cmdline())
+            ):
+                masters[app] = process.pid
+    spies = []
+    for app, pid in masters.items():
+        command = [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+        command += ["--rate", "50", "--format", "raw", "--output", f"{output}.{app}"]
+        spies.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return spies
+
+
+def print_profile(output: Path, top: int = 30) -> None:
+    """Each profiled server's busiest functions, inclusive."""
+    for path in sorted(output.parent.glob(f"{output.name}.*")):
+        counts: Counter[str] = Counter()
+        total = 0
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            samples = int(count)
+            total += samples
+            for frame in set(stack.split(";")[1:]):
+                counts[frame] += samples
+        print(f"  {path.suffix[1:]}: {total} samples, inclusive")
+        for frame, samples in counts.most_common(top):
+            print(f"    {100 * samples / max(total, 1):5.1f} %  {frame}")
+
+
 def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: Path) -> dict:
     stack = Stack(name, postgres, scratch, shared=1.0 if name == "shared" else 0.0).start()
     try:
@@ -299,6 +343,8 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         mark: dict[str, Any] = {}
 
         def started() -> None:  # after the sign-ins (argon2 is the identity service's cost)
+            if args.profile:
+                mark["spy"] = profile(stack, scratch / f"profile-{name}")
             mark.update(
                 reads=stack.registration_reads(),
                 at=time.monotonic(),
@@ -313,6 +359,11 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         cpu_browsers = cpu_seconds([os.getpid()]) - mark["browsers"]
         before = mark["reads"]
         after = stack.registration_reads()
+        for spy in mark.get("spy", ()):
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
+            spy.wait()
+        if "spy" in mark:
+            print_profile(scratch / f"profile-{name}")
     finally:
         stack.stop()
     reads = {k: after.get(k, 0) - before.get(k, 0) for k in after}
@@ -356,6 +407,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile", action="store_true", help="py-spy the stack; print the top")
+    parser.add_argument("--shared-only", action="store_true", help="skip the per-page run")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="pages-"))
     postgres = PostgresServer(durable=True).start()
@@ -363,6 +416,9 @@ def main() -> None:
     try:
         print(f"pages: {args.students} students, {args.rounds} rounds each", flush=True)
         shared = run("shared", args, postgres, scratch)
+        if args.shared_only:
+            print(json.dumps(shared, indent=2))
+            return
         per_page = run("per_page", args, postgres, scratch)
     finally:
         postgres.stop()

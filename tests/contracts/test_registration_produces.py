@@ -160,9 +160,9 @@ def test_an_outcome_looks_like_the_golden_whichever_path_decided_it(
     program, section = _decide(session, golden, path)
     written = staged(session, outbox, events.OUTCOME_DECIDED)
     student = golden(events.OUTCOME_DECIDED)["student_id"]
-    assert [stream for stream, _ in written] == [
-        events.OUTCOMES_STREAM,
+    assert [stream for stream, _ in written] == [  # the student's first: see outcome_fanout
         events.student_stream(student),
+        events.OUTCOMES_STREAM,
     ]
     assert written[0][1] == written[1][1]
     like_golden(written[0][1], events.OUTCOME_DECIDED, program_id=program, section_id=section)
@@ -196,8 +196,8 @@ def test_a_promotion_from_the_waitlist_looks_like_the_golden(
     requests.decide(session, freed_by, when=when)
     written = staged(session, outbox, events.WAITLIST_PROMOTED)
     assert [stream for stream, _ in written] == [
-        events.OUTCOMES_STREAM,
         events.student_stream(promoted),
+        events.OUTCOMES_STREAM,
     ]
     message = example["message"].replace(example["freed_by_request_id"], freed_by)
     like_golden(

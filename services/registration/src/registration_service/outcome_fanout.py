@@ -5,7 +5,9 @@ An open outcome stream (a student's page) does not read Redis itself. Each web p
 ``threading`` and ``queue``), each on one Redis connection of its own:
 
 - the **listener** blocks on the shared ``registration.outcomes`` stream and learns which
-  students just got an outcome; only those with a page open in this process are marked due;
+  students just got an outcome; only those with a page open in this process are marked due (the
+  relay writes an outcome to the student's stream before the shared one, so the student's
+  stream holds whatever the listener hears of);
 - the **fetcher** reads each due student's own stream (``registration.outcomes.student.<id>``)
   from the oldest position its pages hold, all students in one pipelined round trip, and puts
   each entry in the mailbox of each page that has not had it yet.
@@ -18,9 +20,9 @@ student's stream, so a reconnect resumes exactly.
 
 The fetcher never waits on a page: a page's mailbox holds at most ``max_behind`` events, and a page
 that falls that far behind (a slow or dead client) is closed; its browser resumes by
-``Last-Event-ID``. The student's stream may be written a moment after the shared one (two relays,
-or one pipeline split across batches): an event announced but not yet in the student's stream
-keeps its student due until it arrives (or ``ANNOUNCED_PATIENCE`` passes).
+``Last-Event-ID``. Should an event be announced before it is in the student's stream (an older
+relay wrote the shared stream first), it keeps its student due until it arrives (or
+``ANNOUNCED_PATIENCE`` passes).
 
 Redis keeps a student's stream for ``STREAM_RETENTION_SECONDS`` (older entries are trimmed, a
 quiet stream expires). A page that resumes from further back (its ``Last-Event-ID`` is older than
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 
 FETCH_COUNT = 200  # entries read per student per round; more makes the student due again
 PIPELINE_STUDENTS = 500  # students read per round trip
+RECENTLY_READ = 64  # event ids remembered per student with a page open
 ANNOUNCED_PATIENCE = 10.0  # seconds to wait for an announced event in the student's stream
 LISTEN_BLOCK_MS = 5_000
 CLOCK_SECONDS = 1.0  # the heartbeat clock's period (a heartbeat comes up to this much early)
@@ -164,6 +167,9 @@ class OutcomeFanout:
         self._fresh: list[Subscription] = []  # opened since the clock last looked
         self._due: set[int] = set()
         self._announced: dict[int, dict[str, float]] = {}  # student -> event id -> when
+        # student -> the event ids last read from their stream: an announcement that comes after
+        # the fetcher already read its event (the student's stream is written first) is no news.
+        self._read: dict[int, deque[str]] = {}
         self._retry: set[int] = set()  # students whose database replay failed, and when next
         self._retry_at = 0.0
         self._lock = threading.Lock()
@@ -194,6 +200,7 @@ class OutcomeFanout:
                 if not pages:
                     del self._pages[page.student_id]
                     self._announced.pop(page.student_id, None)
+                    self._read.pop(page.student_id, None)
         LIVE_STREAMS_OPEN.dec()
 
     def open_pages(self) -> int:
@@ -283,7 +290,8 @@ class OutcomeFanout:
         now = time.monotonic()
         with self._lock:
             for student_id, event_id in events:
-                if student_id in self._pages:
+                read = self._read.get(student_id)
+                if student_id in self._pages and (read is None or event_id not in read):
                     self._due.add(student_id)
                     self._announced.setdefault(student_id, {})[event_id] = now
         self._wake.set()
@@ -402,6 +410,8 @@ class OutcomeFanout:
             announced = self._announced.get(student_id, {})
             for event_id in event_ids:
                 announced.pop(event_id, None)
+            if event_ids and student_id in self._pages:
+                self._read.setdefault(student_id, deque(maxlen=RECENTLY_READ)).extend(event_ids)
             now = time.monotonic()
             for event_id, since in list(announced.items()):
                 if now - since > ANNOUNCED_PATIENCE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from servicekit.settings import ServiceSettings
 
 
@@ -28,7 +29,7 @@ class RegistrationSettings(ServiceSettings):
     require_worker_heartbeat: bool = False
     # An open outcome stream gets a comment line at least this often, so proxies keep it open
     # and a page that went away is noticed.
-    outcome_heartbeat_seconds: float = 15.0
+    outcome_heartbeat_seconds: float = Field(default=15.0, ge=0.05, le=300)
 
 
 @lru_cache

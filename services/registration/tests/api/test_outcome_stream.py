@@ -28,19 +28,27 @@ def redis_url(redis_server) -> str:
     return url
 
 
-def publish(url: str, student: int, n: int, *, student_first: bool = True) -> str:
-    """One outcome of ``student`` on both streams, as the relay writes them; its event id."""
-    event = Event(
+def outcome(student: int, n: int) -> Event:
+    return Event(
         "registration.outcome.decided.v1",
         "registration",
         {"id": f"request-{student}-{n}", "student_id": student, "status": "accepted"},
         correlation_id=f"trace-{n}",
     )
-    streams = [student_stream(student), OUTCOMES_STREAM]
-    if not student_first:
-        streams.reverse()
+
+
+def publish(url: str, student: int, n: int, *, only: str | None = None) -> str:
+    """One outcome of ``student`` on both streams, as the relay writes them (the student's
+    first), or on the one stream ``only``; its event id."""
+    event = outcome(student, n)
+    streams = [only] if only else [student_stream(student), OUTCOMES_STREAM]
     StreamPublisher(redis.Redis.from_url(url)).publish_many([(s, event.to_json()) for s in streams])
     return event.event_id
+
+
+def xrange_calls(url: str) -> int:
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return int(stats.get("cmdstat_xrange", {}).get("calls", 0))
 
 
 def received(page: Subscription, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
@@ -109,8 +117,43 @@ def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrive
     fanout = OutcomeFanout(redis_url)
     page = fanout.subscribe(4, "0")
     received(page, 0)
-    publish(redis_url, 4, 0, student_first=False)  # the shared stream first
+    event = outcome(4, 0)
+    publisher = StreamPublisher(redis.Redis.from_url(redis_url))
+    publisher.publish(OUTCOMES_STREAM, event.to_json())  # announced, not in its stream yet
+    time.sleep(0.3)  # the fetcher has looked and found nothing
+    publisher.publish(student_stream(4), event.to_json())
     assert [data["id"] for _, data in received(page, 1)] == ["request-4-0"]
+
+
+def test_an_announcement_of_an_outcome_already_read_is_no_news(redis_url):
+    """The relay writes the student's stream first, so the fetcher often reads an outcome
+    before the listener hears of it; that late announcement must not keep the student due
+    (read again every 20 ms until ANNOUNCED_PATIENCE passed)."""
+    fanout = OutcomeFanout(redis_url)
+    page = fanout.subscribe(8, "0")
+    received(page, 0)
+    first, second = outcome(8, 0), outcome(8, 1)
+    publisher = StreamPublisher(redis.Redis.from_url(redis_url))
+    publisher.publish(student_stream(8), first.to_json())
+    publisher.publish(student_stream(8), second.to_json())
+    publisher.publish(OUTCOMES_STREAM, first.to_json())  # the fetcher reads both
+    assert len(received(page, 2)) == 2
+    publisher.publish(OUTCOMES_STREAM, second.to_json())  # heard of after it was read
+    time.sleep(0.2)
+    before = xrange_calls(redis_url)
+    time.sleep(1.0)
+    assert xrange_calls(redis_url) - before <= 2
+
+
+def test_a_head_request_leaves_no_page_subscribed(database_url, redis_url):
+    settings = RegistrationSettings(
+        database_url=database_url, redis_url=redis_url, jwt_jwks=TEST_SIGNER.jwks_json()
+    )
+    app = create_app(settings)
+    response = app.test_client().head("/v1/students/7/outcomes", headers=bearer(7))
+    assert response.status_code == 200
+    response.close()
+    assert app.extensions["registration.fanout"].open_pages() == 0
 
 
 def test_a_slow_page_is_closed_and_the_others_are_not_held_up(redis_url):

@@ -415,7 +415,11 @@ def tcp_connections_by_pid(pids: Sequence[int], port: int) -> dict[int, int]:
     counts = {}
     for pid in pids:
         count = 0
-        for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # the process ended meanwhile: it holds none
+            fds = []
+        for fd in fds:
             try:
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
             except OSError:

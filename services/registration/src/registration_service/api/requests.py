@@ -15,7 +15,7 @@ from servicekit.flask_db import transaction
 from registration_service.api import schemas
 from registration_service.domain.model import WAITLISTED, RequestStatus
 from registration_service.intake import RequestIntake, StorageUnavailable
-from registration_service.outcome_fanout import OutcomeFanout, Subscription
+from registration_service.outcome_fanout import OutcomeFanout
 from registration_service.use_cases import queries, requests
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,19 @@ class StudentOutcomes(MethodView):
         start = headers["last_event_id"] or query["last_event_id"] or "0"
         fanout: OutcomeFanout = current_app.extensions["registration.fanout"]
         heartbeat = current_app.extensions["registration.settings"].outcome_heartbeat_seconds
-        page = fanout.subscribe(student_id, start)
         return Response(
-            _events(fanout, page, heartbeat),
+            _events(fanout, student_id, start, heartbeat),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
-def _events(fanout: OutcomeFanout, page: Subscription, heartbeat: float) -> Iterator[str]:
+def _events(fanout: OutcomeFanout, student_id: int, start: str, heartbeat: float) -> Iterator[str]:
     """The page's stream: written by this request's greenlet, fed by the process's fan-out;
-    unsubscribed however it ends (the client went away, or fell too far behind)."""
+    unsubscribed however it ends (the client went away, or fell too far behind). It subscribes
+    when the server starts writing it, not in the view: a response never iterated (a HEAD
+    request) would otherwise leave a page subscribed for good."""
+    page = fanout.subscribe(student_id, start)
     try:
         yield "retry: 2000\n\n"
         for chunk in page.chunks(heartbeat):

@@ -223,7 +223,7 @@ def _write(session: Session, writes: _Writes) -> None:
         raise BatchRefused("a request was decided elsewhere meanwhile")
     rows = []
     for decided in writes.decided:
-        streams = (events.OUTCOMES_STREAM, events.student_stream(decided.student_id))
+        streams = (events.student_stream(decided.student_id), events.OUTCOMES_STREAM)
         cid = decided.correlation_id or NO_CORRELATION  # the request's, not the worker's
         rows += outbox_rows(streams, events.outcome_decided.event(decided, correlation_id=cid))
     run(OUTBOX_INSERT, rows)

@@ -46,7 +46,7 @@ def stage_promotions(
     in the transaction that moved them (see :func:`promotion_event`)."""
     for student_id in student_ids:
         promoted = promotion_event(student_id, program_id, section_id, when, freed_by)
-        streams = (events.OUTCOMES_STREAM, events.student_stream(student_id))
+        streams = (events.student_stream(student_id), events.OUTCOMES_STREAM)
         add_to_outbox(session, outbox, streams, promoted)
 
 

@@ -347,7 +347,9 @@ def _record(
         setattr(row, name, value)
     row.decided_at = when
     session.flush()
-    streams = (events.OUTCOMES_STREAM, events.student_stream(row.student_id))
+    # The student's stream first: once an outcome is announced on the shared stream it is in
+    # the student's, so a page's fan-out that hears of it always finds it (outcome_fanout).
+    streams = (events.student_stream(row.student_id), events.OUTCOMES_STREAM)
     cid = row.correlation_id or NO_CORRELATION  # the request's, not the worker's context
     add_to_outbox(session, outbox, streams, events.outcome_decided.event(row, correlation_id=cid))
     if outcome and outcome.promoted_student_ids:
