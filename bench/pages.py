@@ -82,6 +82,28 @@ class Stack:
     def stop(self) -> None:
         self.up.stop()
 
+    def latencies(self) -> dict[str, tuple[float, float]]:
+        """(requests, seconds) each service's Flask spent per endpoint so far (registration,
+        profile): with the page's own time, where a catalog page's time goes."""
+        found: dict[str, tuple[float, float]] = {}
+        for service in ("registration", "profile"):
+            text = httpx.get(f"{self.url[service]}/metrics").text
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    name = sample.name
+                    if name.startswith("http_request_duration_seconds") and name.endswith(
+                        ("_sum", "_count")
+                    ):
+                        labels = sample.labels
+                        key = f"{service} {labels['method']} {labels['endpoint']}"
+                        count, spent = found.get(key, (0.0, 0.0))
+                        if name.endswith("_sum"):
+                            spent += sample.value
+                        else:
+                            count += sample.value
+                        found[key] = (count, spent)
+        return found
+
     def registration_reads(self) -> dict[str, float]:
         """GETs the registration service answered so far, by endpoint."""
         text = httpx.get(f"{self.url['registration']}/metrics").text
@@ -100,6 +122,31 @@ def stack_processes(stack: Stack, postgres: PostgresServer) -> list[int]:
     assert stack.up.process is not None
     root = psutil.Process(stack.up.process.pid)
     return [root.pid, *(p.pid for p in root.children(recursive=True)), *postgres.pids()]
+
+
+PARTS = (  # a process's part, by what its command line names (first match)
+    ("web", "web_service"),
+    ("registration web", "registration_service.api"),
+    ("registration workers", "registration_service"),
+    ("profile", "profile_service"),
+    ("identity", "identity_service"),
+    ("lottery", "lottery_service"),
+    ("redis", "redis"),
+)
+
+
+def stack_parts(stack: Stack, postgres: PostgresServer) -> dict[str, list[int]]:
+    """The stack's processes by part (PostgreSQL's own), to say where the CPU went."""
+    assert stack.up.process is not None
+    parts: dict[str, list[int]] = {"postgres": postgres.pids()}
+    for process in psutil.Process(stack.up.process.pid).children(recursive=True):
+        try:
+            line = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        part = next((name for name, mark in PARTS if mark in line), "other")
+        parts.setdefault(part, []).append(process.pid)
+    return parts
 
 
 def accounts(stack: Stack, count: int, program: int) -> list[tuple[int, str]]:
@@ -156,6 +203,7 @@ class Browser:
         self.waiters: dict[str, asyncio.Event] = {}
         self.seat_snapshots = 0
         self.catalog_ms: list[float] = []
+        self.catalog_timings: list[dict[str, float]] = []  # the web's Server-Timing, per page
         self.request_ms: list[float] = []
         self.acked: dict[str, float] = {}
         self.errors: list[str] = []
@@ -200,7 +248,7 @@ class Browser:
         await start.wait()
         for n in range(rounds):
             began = time.perf_counter()
-            status, html = await fetch(session, "GET", catalog)
+            status, html = await fetch(session, "GET", catalog, self.catalog_timings)
             self.catalog_ms.append((time.perf_counter() - began) * 1000)
             token = CSRF.search(html)
             if status != 200 or token is None:
@@ -234,18 +282,36 @@ class Browser:
 
 
 async def fetch(
-    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    timings: list[dict[str, float]] | None = None,
+    **kwargs: Any,
 ) -> tuple[int, str]:
     """One request, sent again once if the server had closed the kept-alive connection it was
-    sent on before answering, as a browser does."""
+    sent on before answering, as a browser does. With ``timings``, the answer's Server-Timing
+    (the web's own account of where its time went, ms by part) is added to it."""
     for attempt in (1, 2):
         try:
             async with session.request(method, url, **kwargs) as answer:
-                return answer.status, await answer.text()
+                text = await answer.text()
+                if timings is not None:
+                    timings.append(server_timing(answer.headers.get("Server-Timing", "")))
+                return answer.status, text
         except aiohttp.ServerDisconnectedError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """``registration;dur=92.1, app;dur=130.5`` as {"registration": 92.1, "app": 130.5}."""
+    parts = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if name and duration:
+            parts[name] = float(duration)
+    return parts
 
 
 async def crowd(
@@ -340,15 +406,18 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         people = accounts(stack, args.students, program)
         time.sleep(3)  # registration hears of the profiles (by event)
         tree = stack_processes(stack, postgres)
+        parts = stack_parts(stack, postgres)
         mark: dict[str, Any] = {}
 
         def started() -> None:  # after the sign-ins (argon2 is the identity service's cost)
             if args.profile:
                 mark["spy"] = profile(stack, scratch / f"profile-{name}")
             mark.update(
+                latencies=stack.latencies(),
                 reads=stack.registration_reads(),
                 at=time.monotonic(),
                 stack=cpu_seconds(tree),
+                parts={part: cpu_seconds(pids) for part, pids in parts.items()},
                 browsers=cpu_seconds([os.getpid()]),
             )
 
@@ -356,9 +425,13 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         browsers = asyncio.run(crowd(stack.web, program, people, sections, args.rounds, started))
         span = time.monotonic() - mark["at"]
         cpu_stack = cpu_seconds(tree) - mark["stack"]
+        cpu_parts = {
+            part: round(cpu_seconds(pids) - mark["parts"][part], 1) for part, pids in parts.items()
+        }
         cpu_browsers = cpu_seconds([os.getpid()]) - mark["browsers"]
         before = mark["reads"]
         after = stack.registration_reads()
+        served = service_times(mark["latencies"], stack.latencies())
         for spy in mark.get("spy", ()):
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
             spy.wait()
@@ -369,6 +442,13 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
     reads = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     catalog_reads = sum(v for k, v in reads.items() if k.endswith(".Catalog"))
     catalog_ms = [ms for b in browsers for ms in b.catalog_ms]
+    herd = [b.catalog_ms[0] for b in browsers if b.catalog_ms]  # every browser at once
+    after = [ms for b in browsers for ms in b.catalog_ms[1:]]  # spread by reading times
+    timings = [t for b in browsers for t in b.catalog_timings]
+    in_web = {  # the catalog page inside the web (the rest of catalog_ms: queue and transfer)
+        f"catalog_{part}_p50_ms": round(percentile([t.get(part, 0.0) for t in timings], 50), 1)
+        for part in ("app", "session", "registration", "profile")
+    } | {"catalog_app_p99_ms": round(percentile([t.get("app", 0.0) for t in timings], 99), 1)}
     request_ms = [ms for b in browsers for ms in b.request_ms]
     to_page = [
         (b.arrived[r] - t) * 1000 for b in browsers for r, t in b.acked.items() if r in b.arrived
@@ -381,6 +461,11 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         "catalog_pages": len(catalog_ms),
         "catalog_p50_ms": round(percentile(catalog_ms, 50), 1),
         "catalog_p99_ms": round(percentile(catalog_ms, 99), 1),
+        "catalog_first_round_p50_ms": round(percentile(herd, 50), 1),
+        "catalog_first_round_p99_ms": round(percentile(herd, 99), 1),
+        "catalog_later_rounds_p50_ms": round(percentile(after, 50), 1),
+        "catalog_later_rounds_p99_ms": round(percentile(after, 99), 1),
+        **in_web,
         "request_p50_ms": round(percentile(request_ms, 50), 1),
         "request_p99_ms": round(percentile(request_ms, 99), 1),
         "requests_acknowledged": acked,
@@ -395,11 +480,26 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         "registration_catalog_reads_per_page": round(catalog_reads / max(len(catalog_ms), 1), 3),
         "registration_reads_by_endpoint": {k: int(v) for k, v in sorted(reads.items()) if v},
         "cpu_s_stack": round(cpu_stack, 1),
+        "cpu_s_by_part": dict(sorted(cpu_parts.items(), key=lambda kv: -kv[1])),
         "cpu_s_browsers": round(cpu_browsers, 1),
         "stack_cpu_ms_per_visit": round(1000 * cpu_stack / max(len(catalog_ms), 1), 1),
         "errors": len(errors),
         "error_samples": errors[:5],
+        "service_ms_by_endpoint": served,
     }
+
+
+def service_times(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, dict[str, float]]:
+    """Requests and mean milliseconds per endpoint between two scrapes (10 or more requests)."""
+    times = {}
+    for key, (count, spent) in sorted(after.items()):
+        count0, spent0 = before.get(key, (0.0, 0.0))
+        if count - count0 >= 10:
+            mean = 1000 * (spent - spent0) / (count - count0)
+            times[key] = {"requests": int(count - count0), "mean_ms": round(mean, 1)}
+    return times
 
 
 def main() -> None:

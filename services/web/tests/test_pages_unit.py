@@ -29,6 +29,15 @@ def test_pages_carry_a_strict_policy_and_the_usual_headers(client):
     assert "<script>" not in html and " on" + "click=" not in html  # no inline script
 
 
+def test_every_answer_says_where_its_time_went(client):
+    """Server-Timing: the session read, each service called, and the whole (the browser's
+    developer tools show it; bench/pages.py reads it)."""
+    parts = client.get("/signin").headers["Server-Timing"].split(", ")
+    names = [part.split(";dur=")[0] for part in parts]
+    assert names == ["session", "app"]
+    assert all(float(part.split(";dur=")[1]) >= 0 for part in parts)
+
+
 def test_a_form_without_its_csrf_token_is_refused(client):
     for path in ("/signin", "/signup", "/signout", "/programs/1/requests"):
         refused = client.post(path, data={"email": "a@example.org", "password": "x"})

@@ -5,6 +5,7 @@ an HttpOnly, SameSite cookie holding an id; the tokens stay server-side (Redis).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from flask import Flask, Response, g, redirect, render_template, request, url_fo
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from web_service import live
-from web_service.backend import Backend, Caller, ServiceAccount, SignedOut
+from web_service.backend import Backend, Caller, ServiceAccount, SignedOut, timed
 from web_service.pages import admin, auth, student
 from web_service.pages.catalog_cards import CatalogCards
 from web_service.sessions import SessionStore
@@ -77,9 +78,12 @@ def create_app(settings: WebSettings | None = None) -> Flask:
 
     @app.before_request
     def _caller() -> None:
+        g.started, g.timings = time.perf_counter(), {}
         session_id = request.cookies.get(SESSION_COOKIE)
         g.session_id = session_id
-        g.caller = Caller(backend, store, session_id, store.load(session_id))
+        with timed("session"):
+            loaded = store.load(session_id)
+        g.caller = Caller(backend, store, session_id, loaded)
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -94,6 +98,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if response.mimetype == "text/html":
             headers.setdefault("Cache-Control", "no-store")
+        if "started" in g:  # where the page's time went, for the browser's developer tools
+            parts = [f"{part};dur={1000 * spent:.1f}" for part, spent in g.timings.items()]
+            parts.append(f"app;dur={1000 * (time.perf_counter() - g.started):.1f}")
+            headers["Server-Timing"] = ", ".join(parts)
         return response
 
     @app.errorhandler(SignedOut)

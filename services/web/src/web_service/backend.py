@@ -3,17 +3,34 @@ through the identity service when it is about to expire (or a service says it ha
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from flask import g, has_request_context
 
 from web_service.sessions import BrowserSession, SessionStore, expires_at
 
+log = logging.getLogger(__name__)
 SERVICES = ("registration", "profile", "lottery", "identity")
 REFRESH_AHEAD_SECONDS = 30
+
+
+@contextmanager
+def timed(part: str) -> Iterator[None]:
+    """Add the time spent in the block to this request's ``part`` of its Server-Timing header
+    (nothing outside a request: a background read)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if has_request_context() and "timings" in g:
+            g.timings[part] = g.timings.get(part, 0.0) + time.perf_counter() - started
 
 
 class SignedOut(Exception):
@@ -52,43 +69,77 @@ class SharedReads:
     """What every student is shown the same (a program, its catalog, timeslots and waiting
     room), read with the web's own token at most once per ``ttl`` seconds per key and process
     and handed to every page that asks meanwhile: two hundred students opening the catalog in
-    the same second cost the registration service one read of it, not two hundred. One caller
-    reads while the others of that key wait for its answer (no stampede when it expires). Only
-    200 answers are kept."""
+    the same second cost the registration service one read of it, not two hundred.
 
-    def __init__(self, ttl: float = 1.0) -> None:
+    Past ``ttl`` a page is given what was read last while one reader, in the background, reads
+    it again (stale while revalidating): no page waits for the read, which in a rush takes as
+    long as the registration service's busiest moment. What is older than ``keep_stale`` (a
+    service away that long) is not shown: the next page reads it itself, one caller per key
+    while the others of that key wait for its answer. Only successful answers are kept."""
+
+    STRIPES = 64  # locks, shared by keys: as many as the paths asked for would grow unbounded
+
+    def __init__(self, ttl: float = 1.0, keep_stale: float = 30.0) -> None:
         self.ttl = ttl
-        self._kept: dict[tuple[str, str], tuple[float, Any]] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self.keep_stale = keep_stale
+        self._kept: dict[Hashable, tuple[float, Any]] = {}
+        self._locks = [threading.Lock() for _ in range(self.STRIPES)]
+        self._refreshing: set[Hashable] = set()
         self._guard = threading.Lock()
 
-    def get(self, backend: Backend, service: str, path: str) -> tuple[Any, httpx.Response | None]:
-        """(the JSON, None) for a 200, kept or fresh; (None, the answer) for anything else."""
+    def get(
+        self, key: Hashable, read: Callable[[], httpx.Response]
+    ) -> tuple[Any, httpx.Response | None]:
+        """(the JSON, None) kept or fresh from ``read``; (None, the answer) for anything but a
+        200 when nothing is kept."""
         if self.ttl <= 0:  # not shared: each page its own read
-            answer = backend.as_web(service, "GET", path)
-            return (answer.json(), None) if answer.status_code == 200 else (None, answer)
-        key = (service, path)
-        kept = self._fresh(key)
+            return self._read(None, read)
+        kept = self._kept.get(key)
         if kept is not None:
-            return kept, None
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            kept = self._fresh(key)
-            if kept is not None:
-                return kept, None
-            answer = backend.as_web(service, "GET", path)
-            if answer.status_code != 200:
-                return None, answer
-            value = answer.json()
-            self._kept[key] = (time.monotonic(), value)
-            return value, None
+            age = time.monotonic() - kept[0]
+            if age < self.ttl:
+                return kept[1], None
+            if age < self.keep_stale:
+                self._refresh(key, read)
+                return kept[1], None
+        with self._lock(key):
+            kept = self._kept.get(key)
+            if kept is not None and time.monotonic() - kept[0] < self.ttl:
+                return kept[1], None  # read by the caller this one waited for
+            return self._read(key, read)
 
-    def _fresh(self, key: tuple[str, str]) -> Any:
-        found = self._kept.get(key)
-        if found is not None and time.monotonic() - found[0] < self.ttl:
-            return found[1]
-        return None
+    def _lock(self, key: Hashable) -> threading.Lock:
+        return self._locks[hash(key) % self.STRIPES]
+
+    def _read(
+        self, key: Hashable | None, read: Callable[[], httpx.Response]
+    ) -> tuple[Any, httpx.Response | None]:
+        answer = read()
+        if answer.status_code != 200:
+            return None, answer
+        value = answer.json()
+        if key is not None:
+            self._kept[key] = (time.monotonic(), value)
+        return value, None
+
+    def _refresh(self, key: Hashable, read: Callable[[], httpx.Response]) -> None:
+        """Read ``key`` again in the background, unless a reader is at it already."""
+        with self._guard:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                with self._lock(key):
+                    self._read(key, read)
+            except Exception:  # the pages keep what was read last until keep_stale
+                log.warning("shared read of %s failed", key, exc_info=True)
+            finally:
+                with self._guard:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="shared-read", daemon=True).start()
 
 
 @dataclass
@@ -118,12 +169,18 @@ class Backend:
         return cls(clients, account, streams, SharedReads(shared_reads_seconds))
 
     def anonymous(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.clients[service].request(method, path, **kwargs)
+        with timed(service):
+            return self.clients[service].request(method, path, **kwargs)
 
     def as_web(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A call with the web's own token (what anybody may see)."""
         headers = self.account.bearer(self.clients["identity"])
-        return self.clients[service].request(method, path, headers=headers, **kwargs)
+        with timed(service):
+            return self.clients[service].request(method, path, headers=headers, **kwargs)
+
+    def read_shared(self, service: str, path: str) -> tuple[Any, httpx.Response | None]:
+        """A GET of what everyone is shown the same, through :class:`SharedReads`."""
+        return self.shared.get((service, path), lambda: self.as_web(service, "GET", path))
 
 
 class Caller:
@@ -170,7 +227,8 @@ class Caller:
         assert self.session is not None
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {self.session.access_token}"
-        return self.backend.clients[service].request(method, path, headers=headers, **kwargs)
+        with timed(service):
+            return self.backend.clients[service].request(method, path, headers=headers, **kwargs)
 
     def _refresh(self) -> None:
         assert self.session is not None and self.session_id is not None

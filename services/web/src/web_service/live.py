@@ -102,7 +102,7 @@ class Live:
 
     def _seats(self, program_id: int) -> dict[str, Any]:
         path = f"/v1/programs/{program_id}/catalog"
-        catalog, failed = self.backend.shared.get(self.backend, "registration", path)
+        catalog, failed = self.backend.read_shared("registration", path)
         if failed is not None:
             failed.raise_for_status()
         return {

@@ -29,6 +29,7 @@ class CatalogCards:
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[object, object, str, dict[int, str]]] = {}
+        self._rendering: dict[int, threading.Lock] = {}  # per program that exists
         self._lock = threading.Lock()
 
     def page(
@@ -51,17 +52,21 @@ class CatalogCards:
     def _for_everyone(
         self, program: dict[str, Any], data: dict[str, Any], catalog: object
     ) -> dict[int, str]:
+        """The cards for a student who holds nothing, rendered once per snapshot: the pages that
+        ask while it is being rendered wait for it (in an opening's first second a hundred
+        pages of a process each rendered the same 400 cards)."""
         timeslots, zone = data["timeslots_snapshot"], program.get("time_zone") or "UTC"
         with self._lock:
+            render_lock = self._rendering.setdefault(program["id"], threading.Lock())
+        with render_lock:
             kept = self._kept.get(program["id"])
-        if kept and kept[0] is catalog and kept[1] is timeslots and kept[2] == zone:
-            return kept[3]
-        nobody = data | {"held": {}, "held_classes": {}}
-        classes = catalog["classes"]  # type: ignore[index]
-        cards = _render(program, classes, nobody, TOKEN_MARK, KEY_MARK)
-        with self._lock:
+            if kept and kept[0] is catalog and kept[1] is timeslots and kept[2] == zone:
+                return kept[3]
+            nobody = data | {"held": {}, "held_classes": {}}
+            classes = catalog["classes"]  # type: ignore[index]
+            cards = _render(program, classes, nobody, TOKEN_MARK, KEY_MARK)
             self._kept[program["id"]] = (catalog, timeslots, zone, cards)
-        return cards
+            return cards
 
 
 def _render(

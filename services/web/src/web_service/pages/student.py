@@ -4,6 +4,7 @@ live answers), the schedule as a timetable, and the lottery's stars and prioriti
 from __future__ import annotations
 
 import secrets
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,39 @@ def _me() -> int:
     session = caller().session
     assert session is not None
     return session.account_id
+
+
+class CompleteProfiles:
+    """Whose profile for which program was complete, and when we last asked, per process:
+    in the opening minute a student reloads the catalog every few seconds, and a profile once
+    complete stays so (should it be reopened, registration refuses the student's requests with
+    ``profile_incomplete`` until it is saved again; the catalog shows for up to ``seconds``)."""
+
+    def __init__(self, seconds: float = 60.0, most: int = 100_000) -> None:
+        self.seconds, self.most = seconds, most
+        self._seen: dict[tuple[int, int], float] = {}
+
+    def known(self, student_id: int, program_id: int) -> bool:
+        seen = self._seen.get((student_id, program_id))
+        return seen is not None and time.monotonic() - seen < self.seconds
+
+    def remember(self, student_id: int, program_id: int) -> None:
+        if len(self._seen) >= self.most:
+            self._seen.clear()  # a season's worth of students: start again
+        self._seen[(student_id, program_id)] = time.monotonic()
+
+
+COMPLETE = CompleteProfiles()
+
+
+def _profile_complete(program_id: int) -> bool:
+    if COMPLETE.known(_me(), program_id):
+        return True
+    mine = expect(caller().get("profile", _profile_path(program_id)), 200)
+    if mine.get("complete"):
+        COMPLETE.remember(_me(), program_id)
+        return True
+    return False
 
 
 def _profile_path(program_id: int) -> str:
@@ -173,8 +207,7 @@ def catalog(program_id: int) -> str | WerkzeugResponse:
     seats, timeslots, waiting room) comes from the shared reads; only the student's profile
     and sections are read for them."""
     program = _program(program_id, as_everyone=True)
-    mine = expect(caller().get("profile", _profile_path(program_id)), 200)
-    if not mine.get("complete"):
+    if not _profile_complete(program_id):
         flash("Complete your profile first: the catalog opens once it is saved.")
         return redirect(url_for("student.profile", program_id=program_id))
     data = _catalog_data(program_id)
