@@ -345,6 +345,19 @@ def side_by_side(figures: dict[str, Any]) -> list[str]:
     rows.append(
         ("seats filled, keeping the two above", "", "", f"{bounds['seats_filled_keeping']:.1f}")
     )
+    shares = (gs["first_choices_per_student"], os_["first_choices_per_student"])
+    for k in range(max(len(shares[0]), len(shares[1]))):
+        rows.append(
+            (
+                f"students with {k} first choices met",
+                str(shares[0].get(str(k), 0)),
+                str(shares[1].get(str(k), 0)),
+                "",
+            )
+        )
+    rows.append(
+        ("first choices: Gini", str(gs["first_choices_gini"]), str(os_["first_choices_gini"]), "")
+    )
     top = max(len(gs["timeslots_filled_histogram"]), len(os_["timeslots_filled_histogram"]))
     for k in range(top):
         rows.append(

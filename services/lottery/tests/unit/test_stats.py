@@ -169,3 +169,25 @@ def test_priority_stars_utility_and_solver_by_hand():
     assert stats["least_served"][0]["score"] == 0.5
     assert stats["solver"] == {"method": "optimiser", "optimal": True, "gap": 0.0, "seconds": 0.25}
     assert stats["unplaced"]["time"] == 1  # student 1, class 2: timeslot 1 taken
+
+
+def test_first_choices_per_student_and_their_gini_by_hand():
+    sections = (sec(1, 1, [1]), sec(2, 2, [2]), sec(3, 3, [1]), sec(4, 4, [2]))
+    students = (
+        Student(1, 9, priorities={1: (1,), 2: (2,)}),  # both first choices met
+        Student(2, 9, priorities={1: (3,), 2: (4,)}),  # none met
+        Student(3, 9, priorities={1: (1, 3)}),  # its one first choice met
+        Student(4, 9, stars=frozenset({4})),  # ranked nothing: not counted
+    )
+    lottery = LotteryInput(sections, students)
+    stats = lottery_stats(lottery, result_of((1, 1), (1, 2), (3, 1), (4, 4)))
+    assert stats["first_choices_per_student"] == {"0": 1, "1": 1, "2": 1}
+    # Gini of (2, 0, 1): mean |x_i - x_j| over all 9 pairs is 8/9, over twice the mean 1.
+    assert stats["first_choices_gini"] == round(4 / 9, 4)
+
+
+def test_the_gini_of_equal_shares_is_0_and_of_one_taking_all_approaches_1():
+    from lottery_service.domain.stats import gini
+
+    assert gini([]) == gini([0, 0]) == gini([3, 3, 3]) == 0.0
+    assert gini([0] * 99 + [5]) == pytest.approx(0.99)

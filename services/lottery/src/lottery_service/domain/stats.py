@@ -15,6 +15,10 @@ Choices where the contract leaves room:
   the student's grade; ``stars.met`` counts those the student got a section of.
 - ``unplaced`` gives one reason for every starred class the student did not get (see
   ``unplaced_reasons``), including classes no section of which admits the student's grade.
+- ``first_choices_per_student`` is how fairly the first choices were shared: among students
+  who ranked at least one class first, how many got 0, 1, 2, ... of them; ``first_choices_gini``
+  is the Gini coefficient of those counts (0: everyone got as many; towards 1: a few got them
+  all), so two methods, or two runs, can be compared by more than their totals.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
     histogram: Counter[int] = Counter()
     scored: list[tuple[float, int]] = []
     sum_weighted = sum_weights = 0.0
+    first_met: list[int] = []  # per student who ranked a class first: how many were met
 
     for student in students:
         held = view.got.get(student.id, [])
@@ -135,10 +140,16 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
                 star_requested += 1
                 star_met += class_id in got_classes
         met = _met_priorities(student, held)
+        firsts = 0
         for timeslot, classes in student.priorities.items():
             for rank, class_id in enumerate(classes, start=1):
                 priority[rank][0] += 1
                 priority[rank][1] += (timeslot, class_id) in met
+            firsts += bool(classes)
+        if firsts:
+            first_met.append(
+                sum((t, classes[0]) in met for t, classes in student.priorities.items() if classes)
+            )
         busy = {t for s in held for t in s.timeslot_ids}
         histogram[len(busy)] += 1
 
@@ -183,6 +194,8 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
             {"student_id": sid, "score": round(score, 4)} for score, sid in scored[:LEAST_SERVED]
         ],
         "unplaced": reason_counts,
+        "first_choices_per_student": {str(k): n for k, n in sorted(Counter(first_met).items())},
+        "first_choices_gini": round(gini(first_met), 4),
         "solver": {
             "method": str(solver.method),
             "optimal": solver.optimal,
@@ -190,3 +203,14 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
             "seconds": solver.seconds,
         },
     }
+
+
+def gini(values: list[int]) -> float:
+    """The Gini coefficient of ``values`` (0 when they are all equal, or all 0): the mean
+    absolute difference of every pair over twice the mean."""
+    n, total = len(values), sum(values)
+    if n == 0 or total == 0:
+        return 0.0
+    ranked = sorted(values)
+    weighted = sum(i * v for i, v in enumerate(ranked, start=1))
+    return (2.0 * weighted) / (n * total) - (n + 1) / n
