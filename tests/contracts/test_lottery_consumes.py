@@ -7,6 +7,7 @@ import pytest
 from lottery_service import events
 from lottery_service.adapters.models import (
     ClassRow,
+    ProgramConstraintsRow,
     ProgramRow,
     SectionRow,
     StudentGradeRow,
@@ -43,6 +44,21 @@ def test_the_catalog_is_learnt_from_the_goldens(lottery_session, golden, extra):
     for section in klass["sections"]:
         row = lottery_session.get(SectionRow, section["id"])
         assert (row.capacity, row.timeslot_ids) == (section["capacity"], section["timeslot_ids"])
+
+
+@EXTRAS
+def test_a_programs_constraints_are_learnt_from_the_golden_and_replaced(
+    lottery_session, golden, extra
+):
+    changed = golden(events.CONSTRAINTS_CHANGED)
+    assert handle_event(lottery_session, _event(golden, events.CONSTRAINTS_CHANGED, extra))
+    row = lottery_session.get(ProgramConstraintsRow, changed["program_id"])
+    assert row.constraints == changed["constraints"]
+    none_left = {"program_id": changed["program_id"], "constraints": []} | extra
+    assert handle_event(
+        lottery_session, Event(events.CONSTRAINTS_CHANGED, "registration", none_left)
+    )
+    assert lottery_session.get(ProgramConstraintsRow, changed["program_id"]).constraints == []
 
 
 @EXTRAS

@@ -10,7 +10,7 @@ import pytest
 from marshmallow import ValidationError
 from registration_service import events
 from registration_service.adapters.models import outbox
-from registration_service.use_cases import catalog, requests
+from registration_service.use_cases import catalog, constraints, lunch, requests
 from registration_service.use_cases.batch_decisions import decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import enroll
@@ -227,3 +227,38 @@ def test_a_wrong_payload_fails_loudly_before_it_is_staged(golden):
     missing = {k: v for k, v in example.items() if k != "verb"}
     with pytest.raises(ValidationError, match="verb"):
         events.outcome_decided.event(missing)
+
+
+def _remap(value, ids: dict[int, int]):
+    """The golden's ids (of timeslots, sections, constraints) as the database chose them."""
+    if isinstance(value, dict):
+        return {key: _remap(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_remap(item, ids) for item in value]
+    return ids.get(value, value) if isinstance(value, int) else value
+
+
+def test_a_programs_constraints_are_announced_like_the_golden_when_they_change(
+    registration_session, golden, like_golden, staged
+):
+    """The lunch rule of the golden (a class at 9:00 and one at 14:00: take lunch at 12:00),
+    then the same program once the rule is removed: every change announces the whole set."""
+    session = registration_session
+    program = CatalogBuilder(session).program()
+    slots = [
+        catalog.add_timeslot(session, program, start, start + timedelta(minutes=50))
+        for start in (
+            datetime.fromisoformat(f"2026-12-12T{hour}:00:00+00:00") for hour in ("09", "12", "14")
+        )
+    ]
+    added = lunch.add_lunch(session, program, [slots[1].id])
+    [rule] = added.constraints
+    [lunch_section] = added.classes[0].sections
+    [(stream, payload)] = staged(session, outbox, events.CONSTRAINTS_CHANGED)
+    assert stream == events.CATALOG_STREAM
+    ids = {11: slots[0].id, 13: slots[2].id, 21: lunch_section.id, 31: rule.id}
+    expected = _remap(golden(events.CONSTRAINTS_CHANGED)["constraints"], ids)
+    like_golden(payload, events.CONSTRAINTS_CHANGED, program_id=program, constraints=expected)
+    constraints.delete_constraint(session, program, rule.id)
+    removed = staged(session, outbox, events.CONSTRAINTS_CHANGED)[-1][1]
+    assert removed == {"program_id": program, "constraints": []}

@@ -76,6 +76,10 @@ def _is_aware(value: object) -> bool:
     return isinstance(value, datetime) and value.tzinfo is not None
 
 
+def _is_object(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+
+
 def _is_bool(value: object) -> bool:
     return isinstance(value, bool)
 
@@ -85,6 +89,7 @@ _CHECKS: tuple[tuple[type[fields.Field[Any]], Callable[[object], bool], str], ..
     (fields.Integer, _is_int, "an integer"),
     (fields.String, _is_str, "a string"),
     (fields.AwareDateTime, _is_aware, "a timezone-aware datetime"),
+    (fields.Dict, _is_object, "a JSON object"),
 )
 
 
@@ -116,6 +121,11 @@ def required_text(**kwargs: Any) -> fields.String:
 
 def required_moment(**kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(required=True, **kwargs)
+
+
+def required_object(**kwargs: Any) -> fields.Dict:
+    """A JSON object passed as it is (an expression, say): its own shape is its owner's."""
+    return fields.Dict(keys=fields.String(), required=True, **kwargs)
 
 
 def required_bool(**kwargs: Any) -> fields.Boolean:

@@ -1,7 +1,8 @@
 """The lottery service's event contract: the streams it publishes and reads, each event type with
 its version, and one schema per payload.
 
-It reads the registration service's catalog (programs, timeslots, classes with their sections)
+It reads the registration service's catalog (programs, timeslots, classes with their sections,
+schedule constraints)
 and outcomes (to learn what became of a committed run's enrollments), and the profile service's
 completions (students' grades). It publishes a run's commit and revert, which the registration
 service turns into enroll and drop requests. Consumers' schemas hold only the fields read;
@@ -17,6 +18,7 @@ from servicekit.event_contracts import (
     required_int,
     required_list,
     required_moment,
+    required_object,
     required_text,
 )
 
@@ -36,6 +38,7 @@ PROGRAM_UPDATED = "registration.program.updated.v1"
 TIMESLOT_CREATED = "registration.timeslot.created.v1"
 CLASS_CREATED = "registration.class.created.v1"
 CLASS_UPDATED = "registration.class.updated.v1"
+CONSTRAINTS_CHANGED = "registration.constraints.changed.v1"
 OUTCOME_DECIDED = "registration.outcome.decided.v1"
 PROFILE_COMPLETED = "profile.profile.completed.v1"
 PROFILE_REOPENED = "profile.profile.reopened.v1"
@@ -94,6 +97,22 @@ class ClassRead(PayloadSchema):
     sections = required_list(SectionRead)
 
 
+class ConstraintRead(PayloadSchema):
+    """A schedule constraint as a JSON expression (``domain/schedule_rules.py`` reads it)."""
+
+    id = required_int()
+    label = required_text()
+    condition = required_object(allow_none=True)
+    requirement = required_object()
+
+
+class ConstraintsChangedRead(PayloadSchema):
+    """A program's constraints, all of them: what we held is replaced."""
+
+    program_id = required_int()
+    constraints = required_list(ConstraintRead)
+
+
 class OutcomeRead(PayloadSchema):
     """An outcome; only those whose ``origin`` is one of our runs concern us."""
 
@@ -126,6 +145,7 @@ program_updated = EventSpec(PROGRAM_UPDATED, (CATALOG_STREAM,), ProgramRead())
 timeslot_created = EventSpec(TIMESLOT_CREATED, (CATALOG_STREAM,), TimeslotRead())
 class_created = EventSpec(CLASS_CREATED, (CATALOG_STREAM,), ClassRead())
 class_updated = EventSpec(CLASS_UPDATED, (CATALOG_STREAM,), ClassRead())
+constraints_changed = EventSpec(CONSTRAINTS_CHANGED, (CATALOG_STREAM,), ConstraintsChangedRead())
 outcome_decided = EventSpec(OUTCOME_DECIDED, (OUTCOMES_STREAM,), OutcomeRead())
 profile_completed = EventSpec(PROFILE_COMPLETED, (PROFILES_STREAM,), ProfileCompletedRead())
 profile_reopened = EventSpec(PROFILE_REOPENED, (PROFILES_STREAM,), ProfileReopenedRead())
@@ -137,6 +157,7 @@ CONSUMES: tuple[EventSpec, ...] = (
     timeslot_created,
     class_created,
     class_updated,
+    constraints_changed,
     outcome_decided,
     profile_completed,
     profile_reopened,

@@ -230,3 +230,32 @@ def test_what_registration_has_not_decided_is_announced_again(sessions, program)
         pairs[2:]
     )
     assert (again["run_id"], again["starts_at"]) == (run_id, committed_at.isoformat())
+
+
+def test_a_run_keeps_the_programs_schedule_constraints_learnt_from_registration(sessions, program):
+    """A rule "the popular class's seat, then not the other class too": the two students placed
+    in the seat give up the other class (a star) rather than the seat (their first choice), and
+    the stats name each repair."""
+    from lottery_service.use_cases.read_models import handle_event
+
+    rule = {
+        "id": 5,
+        "label": "One or the other",
+        "condition": {"in_sections": [program["seat"]]},
+        "requirement": {"not": {"in_sections": [program["spare"]]}},
+    }
+    changed = {"program_id": program["id"], "constraints": [rule]}
+    with sessions.begin() as session:
+        assert handle_event(session, Event(events.CONSTRAINTS_CHANGED, "registration", changed))
+    run_id = queue(sessions, program["id"])
+    assert solve_run(sessions, run_id) == "done"
+    with sessions() as session:
+        run = runs.get_run(session, run_id)
+        assigned = runs.run_assignments(session, run_id)
+    seated = {a.student_id for a in assigned if a.section_id == program["seat"]}
+    assert len(seated) == 2
+    assert not any(a.student_id in seated and a.section_id == program["spare"] for a in assigned)
+    repairs = run.stats["constraint_repairs"]
+    assert sorted(r["student_id"] for r in repairs) == sorted(seated)
+    assert all(r["dropped_section_ids"] == [program["spare"]] for r in repairs)
+    assert all(r["constraints"] == [{"id": 5, "label": "One or the other"}] for r in repairs)

@@ -18,6 +18,7 @@ from servicekit.event_contracts import (
     required_int,
     required_list,
     required_moment,
+    required_object,
     required_text,
 )
 
@@ -43,6 +44,7 @@ PROGRAM_UPDATED = "registration.program.updated.v1"
 TIMESLOT_CREATED = "registration.timeslot.created.v1"
 CLASS_CREATED = "registration.class.created.v1"
 CLASS_UPDATED = "registration.class.updated.v1"
+CONSTRAINTS_CHANGED = "registration.constraints.changed.v1"
 OUTCOME_DECIDED = "registration.outcome.decided.v1"
 WAITLIST_PROMOTED = "registration.waitlist.promoted.v1"
 PROFILE_COMPLETED = "profile.profile.completed.v1"
@@ -96,6 +98,24 @@ class ClassPayload(PayloadSchema):
     grade_min = required_int()
     grade_max = required_int()
     sections = required_list(SectionPayload)
+
+
+class ConstraintPayload(PayloadSchema):
+    """One schedule constraint: "if ``condition`` (null: always) then ``requirement``", each a
+    JSON expression (see ``domain/constraints.py``), and the label a student reads."""
+
+    id = required_int()
+    label = required_text()
+    condition = required_object(allow_none=True)
+    requirement = required_object()
+
+
+class ConstraintsChangedPayload(PayloadSchema):
+    """A program's schedule constraints, all of them, after one was added or removed: a consumer
+    replaces what it held (the lottery, so that its runs keep them)."""
+
+    program_id = required_int()
+    constraints = required_list(ConstraintPayload)
 
 
 class OutcomeDecidedPayload(PayloadSchema):
@@ -171,6 +191,7 @@ program_updated = EventSpec(PROGRAM_UPDATED, (CATALOG_STREAM,), ProgramPayload()
 timeslot_created = EventSpec(TIMESLOT_CREATED, (CATALOG_STREAM,), TimeslotPayload())
 class_created = EventSpec(CLASS_CREATED, (CATALOG_STREAM,), ClassPayload())
 class_updated = EventSpec(CLASS_UPDATED, (CATALOG_STREAM,), ClassPayload())
+constraints_changed = EventSpec(CONSTRAINTS_CHANGED, (CATALOG_STREAM,), ConstraintsChangedPayload())
 outcome_decided = EventSpec(
     OUTCOME_DECIDED, (OUTCOMES_STREAM, STUDENT_STREAMS), OutcomeDecidedPayload()
 )
@@ -188,6 +209,7 @@ PUBLISHES: tuple[EventSpec, ...] = (
     timeslot_created,
     class_created,
     class_updated,
+    constraints_changed,
     outcome_decided,
     waitlist_promoted,
 )

@@ -79,6 +79,17 @@ class SectionRow(Base):
     first_timeslot_id: Mapped[int]
 
 
+class ProgramConstraintsRow(Base):
+    """A program's schedule constraints, as registration last announced them: each
+    ``{id, label, condition, requirement}`` (JSON expressions), so a run assigns what
+    registration will accept."""
+
+    __tablename__ = "program_constraints"
+
+    program_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
 class StudentGradeRow(Base):
     """A student whose profile for the program is complete, with the grade it gives."""
 

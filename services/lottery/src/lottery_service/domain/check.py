@@ -1,10 +1,11 @@
-"""Check a lottery result against every rule in ``model``'s docstring, whichever method made it."""
+"""Check a lottery result against every rule in ``model``'s docstring, and the program's schedule
+constraints, whichever method made it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from lottery_service.domain.model import LotteryInput, LotteryResult
+from lottery_service.domain.model import LotteryInput, LotteryResult, Section
 
 
 def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
@@ -65,4 +66,12 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
     cap = lottery.student_capacity
     if cap is not None and len(counts) > cap:
         problems.append(f"program: {len(counts)} students placed over capacity {cap}")
+    held: dict[int, list[Section]] = defaultdict(list)
+    for a in result.assignments:
+        if a.section_id in sections:
+            held[a.student_id].append(sections[a.section_id])
+    for rule in lottery.rules:
+        for student_id in sorted(held):
+            if rule.broken_by(held[student_id]):
+                problems.append(f"student {student_id}: breaks constraint {rule.id} {rule.label!r}")
     return problems

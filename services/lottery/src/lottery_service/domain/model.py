@@ -20,6 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # schedule_rules reads Section and Student from here
+    from lottery_service.domain.schedule_rules import ScheduleRule
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class LotteryInput:
     students: tuple[Student, ...]
     student_capacity: int | None = None
     seed: int = 0
+    # The program's schedule constraints (``schedule_rules.ScheduleRule``): kept by the repair
+    # after the solve, not yet by the solver itself.
+    rules: tuple[ScheduleRule, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The catalog and students' grades, learnt from the registration and profile services' events.
+"""The catalog (with its schedule constraints) and students' grades, learnt from the registration
+and profile services' events.
 
 The lottery never calls either service in a request: stars, priorities and runs read only these
 tables. Each event is applied once (``processed_events``) and every write is an upsert, so a
@@ -18,6 +19,7 @@ from lottery_service import events
 from lottery_service.adapters.models import (
     ClassRow,
     ProcessedEventRow,
+    ProgramConstraintsRow,
     ProgramRow,
     SectionRow,
     StudentGradeRow,
@@ -34,6 +36,7 @@ _READERS = {
         events.timeslot_created,
         events.class_created,
         events.class_updated,
+        events.constraints_changed,
         events.profile_completed,
         events.profile_reopened,
     )
@@ -53,6 +56,8 @@ def handle_event(session: Session, event: Event) -> bool:
         _upsert(session, TimeslotRow, payload["id"], payload)
     elif spec in (events.class_created, events.class_updated):
         _learn_class(session, payload)
+    elif spec is events.constraints_changed:
+        _upsert(session, ProgramConstraintsRow, payload["program_id"], payload)
     elif spec is events.profile_completed:
         key = (payload["program_id"], payload["student_id"])
         _upsert(session, StudentGradeRow, key, payload)

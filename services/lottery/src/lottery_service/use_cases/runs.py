@@ -23,6 +23,7 @@ from lottery_service.adapters.models import (
     ClassRow,
     LotteryRunRow,
     PriorityRow,
+    ProgramConstraintsRow,
     ProgramRow,
     SectionRow,
     StarRow,
@@ -37,6 +38,7 @@ from lottery_service.domain.model import (
     Section,
     Student,
 )
+from lottery_service.domain.schedule_rules import ScheduleRule
 from lottery_service.use_cases.read_models import require_program
 
 SEED_BOUND = 2**31
@@ -178,11 +180,17 @@ def lottery_input(session: Session, run: LotteryRunRow) -> LotteryInput:
                 max_timeslots=cap.max_timeslots if cap else None,
             )
         )
+    held = session.get(ProgramConstraintsRow, run.program_id)
+    rules = tuple(
+        ScheduleRule(c["id"], c["label"], c["condition"], c["requirement"])
+        for c in (held.constraints if held else [])
+    )
     return LotteryInput(
         sections=sections,
         students=tuple(students),
         student_capacity=program.student_capacity,
         seed=run.seed,
+        rules=rules,
     )
 
 

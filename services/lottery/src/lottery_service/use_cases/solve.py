@@ -1,4 +1,5 @@
-"""Solving one run: claim it, read the program, optimise, check, measure, store.
+"""Solving one run: claim it, read the program, optimise, keep the program's schedule
+constraints (``schedule_rules.repair``), check, measure, store.
 
 Each step is its own short transaction, so a poller sees the run's phase, and no database
 transaction stays open for the solver's seconds. A worker lost mid-solve leaves the run
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lottery_service.domain.check import violations
 from lottery_service.domain.optimizer import lp_bounds, optimise
+from lottery_service.domain.schedule_rules import described, repair
 from lottery_service.domain.stats import lottery_stats
 from lottery_service.metrics import record_run
 from lottery_service.use_cases.runs import claim, fail, finish, get_run, lottery_input, set_phase
@@ -38,10 +40,12 @@ def solve_run(sessions: sessionmaker[Session], run_id: int) -> str | None:
         result = optimise(lottery, time_limit=time_limit)
         with sessions.begin() as session:
             set_phase(session, taken, "checking and measuring")
+        result, repairs = repair(lottery, result)  # the program's schedule constraints
         broken = violations(lottery, result)
         if broken:
             raise RuntimeError(f"the result breaks {len(broken)} rules, first: {broken[0]}")
         stats = lottery_stats(lottery, result)
+        stats["constraint_repairs"] = described(repairs)
         stats["lp_bounds"] = lp_bounds(lottery)
         stats["run_seconds"] = round(time.perf_counter() - started, 3)
     except Exception as exc:  # a bug or a solver failure: the run says so, and stays failed

@@ -17,15 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from servicekit.outbox import add_to_outbox
 from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
+from registration_service import events
 from registration_service.adapters.models import (
     ClassRow,
     ProgramRow,
     ScheduleConstraintRow,
     SectionRow,
     TimeslotRow,
+    outbox,
 )
 from registration_service.domain.constraints import Kind, Reference, ScheduleConstraint, parse
 from registration_service.domain.errors import InvalidInput, NotFound
@@ -102,6 +105,7 @@ def create_constraint(
     )
     session.add(row)
     session.flush()
+    announce_constraints(session, program_id)
     return row
 
 
@@ -127,6 +131,31 @@ def delete_constraint(session: Session, program_id: int, constraint_id: int) -> 
     )
     if removed.rowcount != 1:
         raise NotFound("schedule constraint", constraint_id)
+    announce_constraints(session, program_id)
+
+
+def announce_constraints(session: Session, program_id: int) -> None:
+    """Stage the program's constraints, all of them, for the services that keep a copy (the
+    lottery's runs assign what registration will accept)."""
+    rows = session.scalars(
+        select(ScheduleConstraintRow)
+        .where(ScheduleConstraintRow.program_id == program_id)
+        .order_by(ScheduleConstraintRow.id)
+    )
+    payload = {
+        "program_id": program_id,
+        "constraints": [
+            {
+                "id": row.id,
+                "label": row.label,
+                "condition": row.condition,
+                "requirement": row.requirement,
+            }
+            for row in rows
+        ],
+    }
+    event = events.constraints_changed.event(payload)
+    add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
 
 
 def _program(session: Session, program_id: int) -> ProgramRow:

@@ -1,0 +1,111 @@
+"""The program's schedule constraints in a run: each expression read as registration reads it,
+and the repair that leaves every student a schedule registration accepts, giving up the fewest
+and least wanted sections."""
+
+from itertools import combinations
+
+from lottery_service.domain.check import violations
+from lottery_service.domain.model import (
+    Assignment,
+    LotteryInput,
+    LotteryResult,
+    Method,
+    Section,
+    SolverReport,
+    Student,
+)
+from lottery_service.domain.optimizer import optimise
+from lottery_service.domain.schedule_rules import ScheduleRule, _Held, described, holds, repair
+from lottery_testkit import generate
+
+REPORT = SolverReport(Method.OPTIMISER, optimal=True, gap=0.0, seconds=0.1)
+MORNING, LUNCH, AFTERNOON = 1, 2, 3
+SECTIONS = (
+    Section(1, 1, 10, (MORNING,), 7, 12),
+    Section(2, 2, 10, (AFTERNOON,), 7, 12),
+    Section(3, 3, 10, (AFTERNOON,), 7, 12),
+    Section(9, 9, 10, (LUNCH,), 7, 12),  # the Lunch class
+)
+LUNCH_RULE = ScheduleRule(
+    7,
+    "Take a lunch period",
+    {"all": [{"any": [{"occupied": MORNING}]}, {"any": [{"occupied": AFTERNOON}]}]},
+    {"in_sections": [9]},
+)
+
+
+def held(*ids: int) -> _Held:
+    return _Held.of(s for s in SECTIONS if s.id in ids)
+
+
+def result_of(*pairs: tuple[int, int]) -> LotteryResult:
+    return LotteryResult(tuple(Assignment(s, x) for s, x in pairs), REPORT)
+
+
+def test_each_operator_reads_the_schedule_as_registration_does():
+    schedule = held(1, 9)
+    assert holds({"occupied": MORNING}, schedule) and not holds({"occupied": AFTERNOON}, schedule)
+    assert holds({"in_class": 9}, schedule) and not holds({"in_class": 2}, schedule)
+    assert holds({"in_sections": [2, 9]}, schedule) and not holds({"in_sections": [2]}, schedule)
+    assert holds({"not": {"in_class": 2}}, schedule)
+    assert holds({"all": []}, schedule) and not holds({"any": []}, schedule)
+    assert holds({"any": [{"in_class": 2}, {"in_class": 1}]}, schedule)
+    assert not holds({"all": [{"in_class": 2}, {"in_class": 1}]}, schedule)
+    assert LUNCH_RULE.broken_by(s for s in SECTIONS if s.id in (1, 2))
+    assert not LUNCH_RULE.broken_by(s for s in SECTIONS if s.id in (1, 2, 9))
+    assert not LUNCH_RULE.broken_by(s for s in SECTIONS if s.id in (1,))
+
+
+def test_a_schedule_breaking_lunch_gives_up_its_least_wanted_section():
+    students = (
+        Student(1, 9, stars=frozenset({2}), priorities={MORNING: (1,)}),  # 1 is its first choice
+        Student(2, 9, stars=frozenset({1, 2, 9})),  # has lunch: nothing to repair
+        Student(3, 9, priorities={AFTERNOON: (3,)}, stars=frozenset({1})),  # 3 its first choice
+    )
+    lottery = LotteryInput(SECTIONS, students, rules=(LUNCH_RULE,))
+    solved = result_of((1, 1), (1, 2), (2, 1), (2, 2), (2, 9), (3, 1), (3, 3))
+    assert violations(lottery, solved) == [
+        "student 1: breaks constraint 7 'Take a lunch period'",
+        "student 3: breaks constraint 7 'Take a lunch period'",
+    ]
+    repaired, repairs = repair(lottery, solved)
+    assert [(r.student_id, r.dropped_section_ids) for r in repairs] == [(1, (2,)), (3, (1,))]
+    assert violations(lottery, repaired) == []
+    assert described(repairs)[0] == {
+        "student_id": 1,
+        "constraints": [{"id": 7, "label": "Take a lunch period"}],
+        "dropped_section_ids": [2],
+    }
+
+
+def test_a_repaired_schedule_is_accepted_whatever_order_its_enrollments_are_decided_in():
+    """Registration checks each enrollment against the schedule it makes: every part of a
+    repaired schedule keeps the rule too."""
+    lottery = generate(60, 12, 4, seed=3)
+    afternoon = {s.first_timeslot for s in lottery.sections} - {1, 2}
+    rule = ScheduleRule(
+        1,
+        "no class on both sides",
+        {"all": [{"occupied": 1}, {"any": [{"occupied": t} for t in sorted(afternoon)]}]},
+        {"in_sections": []},  # nothing satisfies it: the condition must not hold
+    )
+    lottery = LotteryInput(lottery.sections, lottery.students, rules=(rule,))
+    repaired, repairs = repair(lottery, optimise(lottery, time_limit=5))
+    assert repairs  # the generated schedules did break it
+    assert violations(lottery, repaired) == []
+    sections = {s.id: s for s in lottery.sections}
+    by_student: dict[int, list[Section]] = {}
+    for a in repaired.assignments:
+        by_student.setdefault(a.student_id, []).append(sections[a.section_id])
+    for schedule in by_student.values():
+        for size in range(1, len(schedule) + 1):
+            for part in combinations(schedule, size):
+                assert not rule.broken_by(part)
+    for r in repairs:  # one section of a class on both sides was always enough
+        assert len(r.dropped_section_ids) == 1
+
+
+def test_a_program_without_constraints_is_left_as_solved():
+    lottery = LotteryInput(SECTIONS, (Student(1, 9, stars=frozenset({1, 2})),))
+    solved = result_of((1, 1), (1, 2))
+    assert repair(lottery, solved) == (solved, [])
