@@ -25,6 +25,7 @@ from registration_service.adapters.models import (
     outbox,
 )
 from registration_service.domain.errors import InvalidInput, NotFound
+from registration_service.use_cases.constraints import announce_constraints
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def create_program(session: Session, new: NewProgram) -> ProgramRow:
 def announce_programs(session: Session) -> int:
     """Stage the whole catalog again, program by program: ``registration.program.updated.v1``,
     then ``registration.timeslot.created.v1`` for each of its timeslots and
-    ``registration.class.updated.v1`` for each of its classes. For a catalog built before its
+    ``registration.class.updated.v1`` for each of its classes, and its schedule constraints
+    (``registration.constraints.changed.v1``, the empty set too). For a catalog built before its
     events existed, a subscriber deployed later (the lottery service), or one that lost its copy
     while the stream lost its history. Subscribers upsert, so announcing twice is harmless.
     Returns how many programs were announced."""
@@ -107,6 +109,7 @@ def announce_programs(session: Session) -> int:
         announced = [events.program_updated.event(program), *staged[program.id]]
         for event in announced:
             add_to_outbox(session, outbox, events.CATALOG_STREAM, event)
+        announce_constraints(session, program.id)
     return len(programs)
 
 
