@@ -116,7 +116,9 @@ def test_a_page_resumes_after_its_last_event_id_and_one_joining_mid_burst_misses
 def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrives(redis_url):
     fanout = OutcomeFanout(redis_url)
     page = fanout.subscribe(4, "0")
-    received(page, 0)
+    warm_up = fanout.subscribe(98, "0")  # its outcome arrived: the listener holds a position
+    publish(redis_url, 98, 0)
+    assert len(received(warm_up, 1)) == 1
     event = outcome(4, 0)
     publisher = StreamPublisher(redis.Redis.from_url(redis_url))
     publisher.publish(OUTCOMES_STREAM, event.to_json())  # announced, not in its stream yet
@@ -131,7 +133,9 @@ def test_an_announcement_of_an_outcome_already_read_is_no_news(redis_url):
     (read again every 20 ms until ANNOUNCED_PATIENCE passed)."""
     fanout = OutcomeFanout(redis_url)
     page = fanout.subscribe(8, "0")
-    received(page, 0)
+    warm_up = fanout.subscribe(97, "0")  # as above
+    publish(redis_url, 97, 0)
+    assert len(received(warm_up, 1)) == 1
     first, second = outcome(8, 0), outcome(8, 1)
     publisher = StreamPublisher(redis.Redis.from_url(redis_url))
     publisher.publish(student_stream(8), first.to_json())

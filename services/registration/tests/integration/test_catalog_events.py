@@ -7,6 +7,7 @@ from registration_service.adapters.models import outbox
 from registration_service.events import (
     CLASS_CREATED,
     CLASS_UPDATED,
+    CONSTRAINTS_CHANGED,
     PROGRAM_CREATED,
     PROGRAM_UPDATED,
     TIMESLOT_CREATED,
@@ -78,9 +79,11 @@ def test_announcing_stages_the_whole_catalog_program_by_program(session, build):
         PROGRAM_UPDATED,
         TIMESLOT_CREATED,
         CLASS_UPDATED,
+        CONSTRAINTS_CHANGED,  # none yet: a subscriber learns that too
     ] * 2
-    programs = [payload.get("program_id", payload["id"]) for _, payload in announced]
-    assert programs == [first] * 3 + [second] * 3
+    programs = [payload.get("program_id", payload.get("id")) for _, payload in announced]
+    assert programs == [first] * 4 + [second] * 4
+    assert announced[3][1] == {"program_id": first, "constraints": []}
     assert [p["sections"][0]["id"] for t, p in announced if t == CLASS_UPDATED] == [
         sections[first],
         sections[second],
