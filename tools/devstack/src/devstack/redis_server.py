@@ -4,9 +4,13 @@ file and ``noeviction``, so a restart loses no queued task."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from devstack.ports import free_port, wait_for_port
@@ -30,6 +34,8 @@ class RedisServer:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.detached_pid: int | None = None  # see ``start(detached=True)``
+        self.detached = False  # started detached: so is every later start (after a kill)
 
     @property
     def url(self) -> str:
@@ -61,18 +67,37 @@ class RedisServer:
             str(self.data_dir / "redis.log"),
         ]
 
-    def start(self) -> RedisServer:
+    def start(self, *, detached: bool | None = None) -> RedisServer:
+        """Start it and wait for its port. ``detached``: daemonized (Redis forks and the child is
+        reparented), so it is not this process's child. A long test session needs that: a stale
+        ``Popen`` of a child that was reaped behind its back (gevent reaps children) still
+        signals its old pid, and with pids wrapping at 32,768 that pid can be a later child's:
+        the session's Redis was stopped by such a SIGTERM in the middle of ``make test``."""
+        detached = self.detached = self.detached if detached is None else detached
         args = self.command()
-        # Its own session: a Ctrl-C meant for the caller does not stop Redis before its clients.
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        if detached:
+            pidfile = self.data_dir / "redis.pid"
+            pidfile.unlink(missing_ok=True)
+            args = [*args[: args.index("--daemonize")], "--daemonize", "yes"]
+            args += ["--pidfile", str(pidfile), "--logfile", str(self.data_dir / "redis.log")]
+            subprocess.run(args, stdin=subprocess.DEVNULL, check=True, start_new_session=True)
+        else:
+            # Its own session: a Ctrl-C meant for the caller does not stop Redis before its
+            # clients.
+            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             wait_for_port(self.port, timeout=20)
-        except TimeoutError:
+            if detached:
+                self.detached_pid = int((self.data_dir / "redis.pid").read_text())
+        except (TimeoutError, OSError, ValueError):
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        if self.detached_pid is not None:
+            self._stop_detached(signal.SIGTERM, timeout=20)
+            return
         if self.process is None:
             return
         self.process.terminate()
@@ -83,8 +108,24 @@ class RedisServer:
             self.process.wait()
         self.process = None
 
+    def _stop_detached(self, signum: int, timeout: float) -> None:
+        pid, self.detached_pid = self.detached_pid, None
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would; ``start`` again replays the AOF."""
+        if self.detached_pid is not None:
+            self._stop_detached(signal.SIGKILL, timeout=5)
+            return
         if self.process is not None:
             self.process.kill()
             self.process.wait()
