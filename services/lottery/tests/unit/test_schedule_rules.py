@@ -79,8 +79,11 @@ def test_a_schedule_breaking_lunch_gives_up_its_least_wanted_section():
 
 
 def test_a_repaired_schedule_is_accepted_whatever_order_its_enrollments_are_decided_in():
-    """Registration checks each enrollment against the schedule it makes: every part of a
-    repaired schedule keeps the rule too."""
+    """Registration checks each enrollment against the schedule it makes. A rule whose condition
+    only grows with the schedule (as lunch's: a class before and one after) and that a repaired
+    schedule keeps by not meeting the condition is kept by every part of it. (A schedule that
+    keeps lunch by holding a lunch section is not: its two classes decided before its lunch are
+    refused. The repair never adds one; the solver, once it knows the rule, will: issue 22.)"""
     lottery = generate(60, 12, 4, seed=3)
     afternoon = {s.first_timeslot for s in lottery.sections} - {1, 2}
     rule = ScheduleRule(
@@ -109,3 +112,25 @@ def test_a_program_without_constraints_is_left_as_solved():
     lottery = LotteryInput(SECTIONS, (Student(1, 9, stars=frozenset({1, 2})),))
     solved = result_of((1, 1), (1, 2))
     assert repair(lottery, solved) == (solved, [])
+
+
+def test_a_student_with_many_sections_is_repaired_without_trying_every_set():
+    """Past EXHAUSTIVE_UP_TO sections the least wanted go one at a time; a rule nothing kept can
+    keep takes every section at once."""
+    from lottery_service.domain.schedule_rules import EXHAUSTIVE_UP_TO
+
+    n = EXHAUSTIVE_UP_TO + 8
+    sections = tuple(Section(i, i, 10, (i,), 7, 12) for i in range(1, n + 1))
+    wanted = {i: (i,) for i in range(1, 4)}  # sections 1-3 are first choices
+    student = Student(1, 9, stars=frozenset(range(1, n + 1)), priorities=wanted)
+    at_most_three = ScheduleRule(
+        1, "three at most", {"in_sections": [n]}, {"not": {"in_sections": [n - 1]}}
+    )
+    lottery = LotteryInput(sections, (student,), rules=(at_most_three,))
+    solved = result_of(*((1, i) for i in range(1, n + 1)))
+    repaired, [only] = repair(lottery, solved)
+    assert violations(lottery, repaired) == []
+    assert len(only.dropped_section_ids) == 1 and only.dropped_section_ids[0] in (n - 1, n)
+    never = ScheduleRule(2, "always lunch", None, {"in_class": 999})
+    emptied, _ = repair(LotteryInput(sections, (student,), rules=(never,)), solved)
+    assert emptied.assignments == ()

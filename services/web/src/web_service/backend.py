@@ -81,7 +81,7 @@ class SharedReads:
 
     def __init__(self, ttl: float = 1.0, keep_stale: float = 30.0) -> None:
         self.ttl = ttl
-        self.keep_stale = keep_stale
+        self.keep_stale = max(keep_stale, 2 * ttl)  # a long ttl still shows the last read
         self._kept: dict[Hashable, tuple[float, Any]] = {}
         self._locks = [threading.Lock() for _ in range(self.STRIPES)]
         self._refreshing: set[Hashable] = set()

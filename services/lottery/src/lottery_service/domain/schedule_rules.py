@@ -26,6 +26,8 @@ from typing import Any
 
 from lottery_service.domain.model import LotteryInput, LotteryResult, Section, Student
 
+EXHAUSTIVE_UP_TO = 12  # sections a student holds for which every set to give up is tried
+
 
 @dataclass(frozen=True)
 class ScheduleRule:
@@ -111,6 +113,13 @@ def _fewest_to_drop(
     """The smallest set of sections whose loss leaves a schedule that keeps every rule, the
     least wanted such set among those of that size (every section, if nothing smaller does)."""
     worth = {s.id: _worth(s, student) for s in held}
+    if any(rule.broken_by(()) for rule in rules):  # nothing kept can keep it: all go
+        return tuple(held)
+    if len(held) > EXHAUSTIVE_UP_TO:  # 2^n sets: give up the least wanted one at a time
+        kept = sorted(held, key=lambda s: (-worth[s.id], s.id))
+        while kept and any(rule.broken_by(kept) for rule in rules):
+            kept.pop()
+        return tuple(s for s in held if s not in kept)
     for size in range(1, len(held) + 1):
         candidates = [
             drop

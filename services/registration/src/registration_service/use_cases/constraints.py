@@ -159,7 +159,9 @@ def announce_constraints(session: Session, program_id: int) -> None:
 
 
 def _program(session: Session, program_id: int) -> ProgramRow:
-    program = session.get(ProgramRow, program_id)
+    """The program, its row locked until the transaction ends (PostgreSQL): two organisers
+    changing its constraints at once each announce the set the other's change left."""
+    program = session.get(ProgramRow, program_id, with_for_update=True)
     if program is None:
         raise NotFound("program", program_id)
     return program

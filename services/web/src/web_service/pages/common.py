@@ -55,7 +55,8 @@ def field_errors(response: httpx.Response) -> dict[str, list[str]]:
 
 def shared(service: str, path: str) -> Any:
     """The JSON of what every student is shown the same (``Backend.shared``: read at most once
-    a second per process); a missing thing is the page's 404."""
+    per ``SHARED_READS_SECONDS`` and process, the last read shown meanwhile); a missing thing is
+    the page's 404."""
     value, failed = caller().backend.read_shared(service, path)
     if failed is not None:
         return expect(failed, 200)
