@@ -259,22 +259,21 @@ class PostgresServer:
         return str(self.data_dir) in command.replace("\0", " ")
 
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+        self._administer(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
         """Drop it, closing whatever is still connected to it (PostgreSQL 13+)."""
+        self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _administer(self, statement: str) -> None:
+        """One statement outside a transaction, as the superuser, on the ``postgres`` database."""
         import psycopg
 
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(statement)
 
     def stop(self) -> None:
         if self.data_dir.exists():

@@ -78,8 +78,8 @@ class RedisServer:
         if detached:
             pidfile = self.data_dir / "redis.pid"
             pidfile.unlink(missing_ok=True)
-            args = [*args[: args.index("--daemonize")], "--daemonize", "yes"]
-            args += ["--pidfile", str(pidfile), "--logfile", str(self.data_dir / "redis.log")]
+            args[args.index("--daemonize") + 1] = "yes"
+            args += ["--pidfile", str(pidfile)]
             subprocess.run(args, stdin=subprocess.DEVNULL, check=True, start_new_session=True)
         else:
             # Its own session: a Ctrl-C meant for the caller does not stop Redis before its

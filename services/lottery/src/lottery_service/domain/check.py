@@ -18,6 +18,7 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
     classes: dict[int, set[int]] = defaultdict(set)
     busy: dict[int, set[int]] = defaultdict(set)
     counts: dict[int, int] = defaultdict(int)
+    held: dict[int, list[Section]] = defaultdict(list)  # for the schedule constraints
 
     for a in result.assignments:
         student = students.get(a.student_id)
@@ -31,6 +32,7 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
             problems.append(f"{where}: assigned twice")
             continue
         seen.add((student.id, section.id))
+        held[student.id].append(section)
         filled[section.id] += 1
         counts[student.id] += 1
         if section.class_id not in student.starred:
@@ -66,10 +68,6 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
     cap = lottery.student_capacity
     if cap is not None and len(counts) > cap:
         problems.append(f"program: {len(counts)} students placed over capacity {cap}")
-    held: dict[int, list[Section]] = defaultdict(list)
-    for a in result.assignments:
-        if a.section_id in sections:
-            held[a.student_id].append(sections[a.section_id])
     for rule in lottery.rules:
         for student_id in sorted(held):
             if rule.broken_by(held[student_id]):

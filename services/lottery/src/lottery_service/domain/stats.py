@@ -140,16 +140,16 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
                 star_requested += 1
                 star_met += class_id in got_classes
         met = _met_priorities(student, held)
-        firsts = 0
+        firsts = firsts_met = 0
         for timeslot, classes in student.priorities.items():
             for rank, class_id in enumerate(classes, start=1):
                 priority[rank][0] += 1
                 priority[rank][1] += (timeslot, class_id) in met
-            firsts += bool(classes)
+                if rank == 1:
+                    firsts += 1
+                    firsts_met += (timeslot, class_id) in met
         if firsts:
-            first_met.append(
-                sum((t, classes[0]) in met for t, classes in student.priorities.items() if classes)
-            )
+            first_met.append(firsts_met)
         busy = {t for s in held for t in s.timeslot_ids}
         histogram[len(busy)] += 1
 
