@@ -258,8 +258,7 @@ class Browser:
             form = {
                 "csrf_token": token.group(1),
                 "key": f"bench-{self.email}-{n}",
-                "action": "enroll",
-                "section_id": str(self.sections[n % len(self.sections)]),
+                "do": f"enroll {self.sections[n % len(self.sections)]}",  # the Add button
             }
             began = time.perf_counter()
             headers = {"Accept": "application/json"}

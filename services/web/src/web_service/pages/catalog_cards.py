@@ -1,80 +1,158 @@
-"""The catalog's class cards, rendered once per catalog snapshot rather than once per page.
+"""The catalog's class cards, rendered once per catalog structure rather than once per page.
 
-Four hundred sections made the catalog page's template most of its cost (about 45 ms a page on
-this machine), and in the opening minute every student loads the same catalog. A card depends
-on the student only through the sections they hold, and through the form token and the page's
-request key in each button. So the cards of every class are rendered once per snapshot of the
-shared reads (:class:`web_service.backend.SharedReads`), for a student who holds nothing, with
-placeholders for the token and key; a page re-renders only the cards of the classes the
-student holds (a handful), and fills the placeholders in.
+Four hundred sections made the catalog page's template most of its cost, and in the opening
+minute every student loads the same catalog. A card depends on the student only through the
+sections they hold, and on the moment only through each open section's seats left (and so its
+button: Add, or Join the waitlist when full). So:
+
+- the cards of every class are rendered once per *structure* (classes, sections, capacities,
+  statuses, timeslots, time zone) for a student who holds nothing, with each open section's
+  seats and its two possible buttons marked (:class:`Skeleton`);
+- each new snapshot of the shared reads (:class:`web_service.backend.SharedReads`, once a
+  second in a rush) only fills the marks in: a join of strings, not a template;
+- a page re-renders only the cards of the classes the student holds (a handful).
+
+The form token and request key are not in the cards: the catalog has one form around them.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template
 from markupsafe import Markup
 
-TOKEN_MARK = "@@form-token@@"
-KEY_MARK = "@@request-key@@"
 _CARD = re.compile(r"<!--card (\d+)-->\n")
+_INDENT = re.compile(r"\n\s+")  # a run of blanks shows as one: the template's indents go
+_MARK = re.compile(
+    r"<!--seats (\d+)-->|<!--choice (\d+)-->(.*?)<!--or-->(.*?)<!--end-->", re.DOTALL
+)
+
+Piece = str | tuple[int] | tuple[int, str, str]  # text; a section's seats; its two buttons
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Every class's card as text and marks, for one catalog structure."""
+
+    structure: tuple[Any, ...]
+    cards: dict[int, list[Piece]]
+
+    def fill(self, left: dict[int, int]) -> dict[int, str]:
+        """The cards with each marked section's seats ``left`` (and so its button)."""
+        filled = {}
+        for class_id, pieces in self.cards.items():
+            parts = []
+            for piece in pieces:
+                if isinstance(piece, str):
+                    parts.append(piece)
+                elif len(piece) == 1:
+                    parts.append(str(max(0, left.get(piece[0], 0))))
+                else:
+                    parts.append(piece[1] if left.get(piece[0], 0) > 0 else piece[2])
+            filled[class_id] = "".join(parts)
+        return filled
+
+
+def structure(
+    catalog: dict[str, Any], timeslots: dict[int, dict[str, Any]], zone: str
+) -> tuple[Any, ...]:
+    """What the skeleton depends on: everything of the catalog but the seats taken."""
+    return (
+        zone,
+        tuple((t, slot["start"], slot["end"]) for t, slot in sorted(timeslots.items())),
+        tuple(
+            (
+                c["id"],
+                c["title"],
+                c["grade_min"],
+                c["grade_max"],
+                tuple(
+                    (s["id"], s["capacity"], s["status"], tuple(s["timeslot_ids"]))
+                    for s in c["sections"]
+                ),
+            )
+            for c in catalog["classes"]
+        ),
+    )
+
+
+def seats_left(catalog: dict[str, Any]) -> dict[int, int]:
+    return {
+        s["id"]: s["capacity"] - s["enrolled"] for c in catalog["classes"] for s in c["sections"]
+    }
 
 
 class CatalogCards:
-    """Each program's cards for its current snapshot (the very objects the shared reads
-    returned: a new read is a new snapshot)."""
+    """Each program's skeleton, and its cards filled in for the current snapshot (the very
+    objects the shared reads returned: a new read is a new snapshot)."""
 
     def __init__(self) -> None:
-        self._kept: dict[int, tuple[object, object, str, dict[int, str]]] = {}
+        self._skeletons: dict[int, Skeleton] = {}
+        self._filled: dict[int, tuple[object, object, str, dict[int, str]]] = {}
         self._rendering: dict[int, threading.Lock] = {}  # per program that exists
         self._lock = threading.Lock()
 
     def page(
-        self,
-        program: dict[str, Any],
-        classes: list[dict[str, Any]],
-        data: dict[str, Any],
-        catalog: object,
-        token: str,
-        key: str,
+        self, program: dict[str, Any], classes: list[dict[str, Any]], data: dict[str, Any]
     ) -> Markup:
-        """The cards of ``classes`` for this student (``data``: held, held_classes, timeslots),
-        the form token and request key filled in."""
-        everyone = self._for_everyone(program, data, catalog)
+        """The cards of ``classes`` for this student (``data``: catalog, held, held_classes,
+        timeslots)."""
+        everyone = self._for_everyone(program, data)
         held = {row["class_id"] for row in data["held"].values()}
-        own = _render(program, [c for c in classes if c["id"] in held], data, token, key)
-        html = "".join(own.get(c["id"]) or everyone.get(c["id"], "") for c in classes)
-        return Markup(html.replace(TOKEN_MARK, token).replace(KEY_MARK, key))
+        own = _render(program, [c for c in classes if c["id"] in held], data, skeleton=False)
+        return Markup("".join(own.get(c["id"]) or everyone.get(c["id"], "") for c in classes))
 
-    def _for_everyone(
-        self, program: dict[str, Any], data: dict[str, Any], catalog: object
-    ) -> dict[int, str]:
-        """The cards for a student who holds nothing, rendered once per snapshot: the pages that
-        ask while it is being rendered wait for it (in an opening's first second a hundred
-        pages of a process each rendered the same 400 cards)."""
-        timeslots, zone = data["timeslots_snapshot"], program.get("time_zone") or "UTC"
+    def _for_everyone(self, program: dict[str, Any], data: dict[str, Any]) -> dict[int, str]:
+        """The cards for a student who holds nothing, filled in once per snapshot: the pages
+        that ask meanwhile wait for it (in an opening's first second a hundred pages of a
+        process each rendered the same 400 cards)."""
+        catalog, timeslots = data["catalog"], data["timeslots_snapshot"]
+        zone = program.get("time_zone") or "UTC"
+        kept = self._filled.get(program["id"])
+        if kept and kept[0] is catalog and kept[1] is timeslots and kept[2] == zone:
+            return kept[3]
         with self._lock:
             render_lock = self._rendering.setdefault(program["id"], threading.Lock())
         with render_lock:
-            kept = self._kept.get(program["id"])
+            kept = self._filled.get(program["id"])
             if kept and kept[0] is catalog and kept[1] is timeslots and kept[2] == zone:
                 return kept[3]
-            nobody = data | {"held": {}, "held_classes": {}}
-            classes = catalog["classes"]  # type: ignore[index]
-            cards = _render(program, classes, nobody, TOKEN_MARK, KEY_MARK)
-            self._kept[program["id"]] = (catalog, timeslots, zone, cards)
+            shape = structure(catalog, data["timeslots"], zone)
+            skeleton = self._skeletons.get(program["id"])
+            if skeleton is None or skeleton.structure != shape:
+                skeleton = Skeleton(shape, _skeleton(program, data))
+                self._skeletons[program["id"]] = skeleton
+            cards = skeleton.fill(seats_left(catalog))
+            self._filled[program["id"]] = (catalog, timeslots, zone, cards)
             return cards
 
 
+def _skeleton(program: dict[str, Any], data: dict[str, Any]) -> dict[int, list[Piece]]:
+    nobody = data | {"held": {}, "held_classes": {}}
+    html = _render(program, data["catalog"]["classes"], nobody, skeleton=True)
+    return {class_id: _pieces(card) for class_id, card in html.items()}
+
+
+def _pieces(card: str) -> list[Piece]:
+    pieces: list[Piece] = []
+    at = 0
+    for mark in _MARK.finditer(card):
+        pieces.append(card[at : mark.start()])
+        if mark.group(1):
+            pieces.append((int(mark.group(1)),))
+        else:
+            pieces.append((int(mark.group(2)), mark.group(3), mark.group(4)))
+        at = mark.end()
+    pieces.append(card[at:])
+    return pieces
+
+
 def _render(
-    program: dict[str, Any],
-    classes: list[dict[str, Any]],
-    data: dict[str, Any],
-    token: str,
-    key: str,
+    program: dict[str, Any], classes: list[dict[str, Any]], data: dict[str, Any], skeleton: bool
 ) -> dict[int, str]:
     if not classes:
         return {}
@@ -85,8 +163,7 @@ def _render(
         held=data["held"],
         held_classes=data["held_classes"],
         timeslots=data["timeslots"],
-        token=token,
-        key=key,
+        skeleton=skeleton,
     )
-    parts = _CARD.split(html)  # ["", id, card, id, card, ...]
+    parts = _CARD.split(_INDENT.sub("\n", html))  # ["", id, card, id, card, ...]
     return {int(parts[i]): parts[i + 1] for i in range(1, len(parts) - 1, 2)}

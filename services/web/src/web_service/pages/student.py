@@ -221,17 +221,36 @@ def catalog(program_id: int) -> str | WerkzeugResponse:
     ]
     room = shared("registration", f"/v1/programs/{program_id}/waiting-room")
     cards: CatalogCards = current_app.extensions["web.cards"]
-    html = cards.page(
-        program, classes, data, data["catalog"], generate_csrf(), secrets.token_hex(8)
-    )
     return render_template(
         "catalog.html",
         program=program,
-        cards=html,
+        cards=cards.page(program, classes, data),
+        token=generate_csrf(),
+        key=secrets.token_hex(8),
         room=room,
         grade=grade,
         q=request.args.get("q", ""),
     )
+
+
+ACTIONS = {"enroll": 1, "waitlist": 1, "drop": 1, "switch": 2}  # and how many sections after
+
+
+def asked_for(do: str) -> dict[str, Any] | None:
+    """A button's value ("enroll 12", "waitlist 12", "drop 12", "switch 12 7": to 12 from 7)
+    as the registration request it asks for; None for anything else."""
+    words = do.split()
+    if not words or ACTIONS.get(words[0]) != len(words) - 1:
+        return None
+    if not all(w.isascii() and w.isdigit() and 0 < int(w) < 2**31 for w in words[1:]):
+        return None
+    action, section, *rest = words
+    body: dict[str, Any] = {"action": action, "section_id": int(section)}
+    if action == "waitlist":
+        body |= {"action": "enroll", "waitlist": True}
+    if rest:
+        body["from_section_id"] = int(rest[0])
+    return body
 
 
 @blp.route("/programs/<int:program_id>/requests", methods=["POST"])
@@ -240,23 +259,23 @@ def send_request(program_id: int) -> Any:
     """One add, drop, switch or waitlist, answered at once with queued (or waiting); the
     decision follows on the page's live stream."""
     form = request.form
-    body: dict[str, Any] = {
-        "student_id": _me(),
-        "action": form.get("action", "enroll"),
-        "section_id": int(form.get("section_id", "0") or 0),
-    }
-    if form.get("from_section_id"):
-        body["from_section_id"] = int(form["from_section_id"])
-    if form.get("waitlist") == "true":
-        body["waitlist"] = True
+    wants_json = request.accept_mimetypes.best == "application/json"
+    body = asked_for(form.get("do", ""))
+    if body is None:
+        message = "The button sent no request this page knows (do: expected e.g. 'enroll 12')."
+        if wants_json:
+            return jsonify({"error": message, "field": "do"}), 400
+        flash(message)
+        return redirect(url_for("student.catalog", program_id=program_id))
+    body["student_id"] = _me()
     key = (form.get("key") or secrets.token_hex(8))[:64]
+    what = "-".join(form["do"].split())
     answer = caller().post(
         "registration",
         f"/v1/programs/{program_id}/registration-requests",
         json=body,
-        headers={"Idempotency-Key": f"web-{key}-{body['action']}-{body['section_id']}"},
+        headers={"Idempotency-Key": f"web-{key}-{what}"},
     )
-    wants_json = request.accept_mimetypes.best == "application/json"
     if answer.status_code == 202:
         accepted = answer.json()
         if wants_json:

@@ -39,30 +39,35 @@ function describe(outcome) {
 }
 
 function requestForms(room) {
+  // The catalog is one form around every button; the schedule, a form per button. Either way
+  // the button pressed says what is asked ("enroll 12"), and its section shows the answer.
   for (const form of document.querySelectorAll("form[data-request]")) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const button = form.querySelector("button");
-      const sectionId = form.querySelector("[name=section_id]").value;
+      const button = event.submitter || form.querySelector("button[name=do]");
+      if (!button || button.name !== "do") return;
+      const sectionId = button.dataset.section;
+      const body = new FormData(form);
+      body.set("do", button.value);
       button.disabled = true;
       say(sectionId, "Sending…");
       try {
-        const answer = await fetch(form.getAttribute("action"), { // form.action: the input named action
+        const answer = await fetch(form.getAttribute("action"), {
           method: "POST",
-          body: new FormData(form),
+          body,
           headers: { Accept: "application/json" },
           credentials: "same-origin",
         });
-        const body = await answer.json();
+        const reply = await answer.json();
         if (answer.status === 202) {
-          pending.set(body.id, sectionId);
-          if (body.status === "waiting") {
+          pending.set(reply.id, sectionId);
+          if (reply.status === "waiting") {
             say(sectionId, `Your request is in. At ${room.label} the waiting requests are released in a random order; you keep your place whatever you do now.`);
           } else {
             say(sectionId, "Queued: the answer appears here in a moment.");
           }
         } else {
-          say(sectionId, body.error || "The request was not sent; try again.");
+          say(sectionId, reply.error || "The request was not sent; try again.");
           button.disabled = false;
         }
       } catch (error) {
@@ -89,7 +94,7 @@ function liveOutcomes(anchor) {
       if (outcome.status === "accepted" || outcome.event_type.includes("promoted")) {
         setTimeout(() => window.location.reload(), 2500); // the buttons follow the new schedule
       } else {
-        const button = document.querySelector(`[data-status-for="${sectionId}"]`)?.parentElement?.querySelector("button");
+        const button = document.querySelector(`button[data-section="${sectionId}"]:disabled`);
         if (button) button.disabled = false;
       }
     }
