@@ -2,7 +2,7 @@
 
 On durable PostgreSQL and Redis, with the rush stack (gevent web with two workers, two decision
 workers, the relay), ``--students`` students (10,000) with complete profiles each send 1-6
-enrolls (about 3.5 per student) over 200 connections, into 400 sections. It runs three times,
+enrolls (about 3.5 per student) over 200 connections, into 400 sections. It runs four times,
 each on a fresh database and Redis, and each from a PostgreSQL checkpoint (the last run's writes
 are not this one's to flush):
 
@@ -10,7 +10,12 @@ are not this one's to flush):
 2. **audience**: every student first opens their outcome stream (from ``--clients`` client
    processes, as browsers), then sends the same requests; the pages keep reading until every
    outcome arrived;
-3. **quiet** again: the audience is compared with the mean of the two quiet runs, so the
+3. **web audience** (``--no-through-web`` skips it): the same, but each page is the students'
+   web's ``/live/outcomes`` with the student's session cookie, as ``app.js`` opens it, and the
+   web relays the registration service's stream (the sessions are written to the web's store
+   as its sign-in writes them; the requests still go to the registration service, as the
+   quiet runs send them);
+4. **quiet** again: each audience is compared with the mean of the two quiet runs, so the
    machine's drift over the run (13 % between two quiet runs here) does not favour or count
    against it. Each run's database is dropped once it is measured (its autovacuum is not the
    next run's work).
@@ -38,6 +43,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import redis
 from devstack.audience import (
     Ack,
     Audience,
@@ -58,18 +64,22 @@ from registration_service.migrate import upgrade
 from rush import seed
 from sqlalchemy import text
 from tqdm import tqdm
+from web_service.app import SESSION_COOKIE
+from web_service.sessions import BrowserSession, SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
 class RedisSampler(threading.Thread):
-    """The most Redis connections any web process held, sampled every 2 s."""
+    """The most Redis connections any registration web process held (and any process of the
+    students' web, when it runs), sampled every 2 s."""
 
     def __init__(self, stack: PipelineStack, redis_port: int) -> None:
         super().__init__(daemon=True)
         self.stack, self.port = stack, redis_port
         self.most = 0
+        self.most_pages = 0
         self.running = True
 
     def run(self) -> None:
@@ -77,9 +87,33 @@ class RedisSampler(threading.Thread):
             try:
                 counts = tcp_connections_by_pid(children(self.stack.others[0].pid), self.port)
                 self.most = max([self.most, *counts.values()])
+                if self.stack.pages is not None:
+                    pages = tcp_connections_by_pid(children(self.stack.pages.pid), self.port)
+                    self.most_pages = max([self.most_pages, *pages.values()])
             except OSError:
                 pass
             time.sleep(2.0)  # pools only grow: a sample every 2 s sees their peak
+
+
+def web_sessions(redis_url: str, tokens: dict[int, str]) -> dict[int, str]:
+    """Each student's session in the students' web, as its sign-in writes it (the tokens the
+    services trust; sign-in itself, argon2 in the identity service, is not what is measured):
+    student -> the session cookie's value."""
+    store = SessionStore(redis.Redis.from_url(redis_url), 7200)
+    sessions = {}
+    for student, token in tokens.items():
+        sessions[student] = store.create(
+            BrowserSession(
+                account_id=student,
+                role="student",
+                email=f"student{student}@bench.example.org",
+                name=f"Student {student}",
+                access_token=token,
+                refresh_token="unused: the token outlives the run",
+                access_expires_at=time.time() + 7200,
+            )
+        )
+    return sessions
 
 
 def jobs_for(students: int, sections: list[int], rng: random.Random) -> list[tuple[int, int]]:
@@ -104,19 +138,28 @@ def run(
     redis_server = RedisServer(scratch / f"redis-{name}").start()
     logs = scratch / f"logs-{name}"
     logs.mkdir()
+    through_web = name == "web_audience"
     stack = PipelineStack(
         url,
         redis_server,
         logs,
         partitions=8,
+        pages=through_web,
         extra_env={"REQUEUE_AFTER_SECONDS": "30", "DB_POOL_SIZE": "20"},
     ).start()
     sampler = RedisSampler(stack, redis_server.port)
     sampler.start()
     audience = None
     try:
-        if name == "audience":
+        if through_web:
+            assert stack.pages_url is not None
+            sessions = web_sessions(redis_server.url, tokens)
+            audience = Audience(
+                stack.pages_url, sessions, processes=args.clients, cookie=SESSION_COOKIE
+            )
+        elif name == "audience":
             audience = Audience(stack.base_url, tokens, processes=args.clients)
+        if audience is not None:
             with tqdm(total=args.students, desc="  streams opened", leave=False) as bar:
                 audience.open(timeout=300, progress=lambda n: bar.update(n - bar.n))
             print(f"  {audience.opened} streams open", flush=True)
@@ -157,7 +200,11 @@ def run(
         stack.stop()
         redis_server.stop()
         postgres.drop_database(f"audience_{name}")
-    result = figures(acks, decided, watched, sampler.most, cpu_spent, name == "audience")
+    result = figures(
+        acks, decided, watched, sampler.most, cpu_spent, with_pages=bool(watched.opened)
+    )
+    if through_web:
+        result["redis_connections_per_pages_process_max"] = sampler.most_pages
     return result | {f"cpu_s_{part}": spent for part, spent in cpu_by_part.items()}
 
 
@@ -186,6 +233,8 @@ def cpu_parts(
     }
     if audience is not None:
         parts["stream_clients"] = audience.pids()
+    if stack.pages is not None:
+        parts["pages_web"] = [stack.pages.pid, *children(stack.pages.pid)]
     return parts
 
 
@@ -258,6 +307,7 @@ def figures(
         "streams_held": watched.opened,
         "streams_ended_by_server": watched.ended_by_server,
         "stream_errors": sum(watched.errors.values()),
+        "stream_errors_by_kind": dict(watched.errors),
         "outcomes_expected": len(acked_at),
         "outcomes_delivered": len(delivered),
         "outcomes_repeated": watched.repeated(),
@@ -315,6 +365,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--profile", action="store_true", help="py-spy the web; print the top")
+    parser.add_argument(
+        "--no-through-web",
+        dest="through_web",
+        action="store_false",
+        help="skip the run whose pages read their outcomes through the students' web",
+    )
     args = parser.parse_args()
     raise_open_files_limit()
     scratch = Path(tempfile.mkdtemp(prefix="audience-"))
@@ -324,28 +380,37 @@ def main() -> None:
         print(f"audience: {args.students} students, 1-6 enrolls each", flush=True)
         quiet = run("quiet", args, postgres, scratch)
         audience = run("audience", args, postgres, scratch)
+        web = run("web_audience", args, postgres, scratch) if args.through_web else {}
         quiet_after = run("quiet_after", args, postgres, scratch)
     finally:
         postgres.stop()
     quiet_mean = (quiet["acknowledged_per_s"] + quiet_after["acknowledged_per_s"]) / 2
     verdicts = targets(quiet_mean, audience, args.students)
+    if web:
+        verdicts += [
+            (f"through the web: {f}", t, m) for f, t, m in targets(quiet_mean, web, args.students)
+        ]
     document = {
         "run": started,
         "args": vars(args),
         "quiet": quiet,
         "audience": audience,
+        "web_audience": web,
         "quiet_after": quiet_after,
         "quiet_acknowledged_per_s_mean": round(quiet_mean, 1),
         "targets": [{"figure": f, "target": t, "met": m} for f, t, m in verdicts],
     }
     (DOCS / "audience.json").write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\n{'figure':44}{'quiet':>14}{'audience':>14}{'quiet after':>14}")
-    for key in audience:
-        row = f"{quiet.get(key, ''):>14}{audience[key]:>14}{quiet_after.get(key, ''):>14}"
+    print(f"\n{'figure':44}{'quiet':>14}{'audience':>14}{'web':>14}{'quiet after':>14}")
+    for key in {**audience, **web}:
+        if isinstance(audience.get(key, web.get(key)), dict):
+            print(f"{key:44}{audience.get(key, '')!s:>14}  {web.get(key, '')!s}")
+            continue
+        row = "".join(f"{run.get(key, ''):>14}" for run in (quiet, audience, web, quiet_after))
         print(f"{key:44}{row}")
     print()
     for figure, target, met in verdicts:
-        print(f"{figure:60} target {target:12} {'met' if met else 'MISSED'}")
+        print(f"{figure:72} target {target:12} {'met' if met else 'MISSED'}")
     print(f"\nwrote {DOCS / 'audience.json'}")
 
 

@@ -267,7 +267,8 @@ def test_a_student_signs_up_registers_and_sees_each_answer_live(stack, browser):
     page.locator("main button[type=submit]").click()
     page.wait_for_url(re.compile(rf".*/programs/{pid}/catalog"))
     me.check("catalog")
-    assert "@@" not in page.content()  # the shared cards' placeholders are all filled in
+    assert "<!--seats" not in page.content()  # the shared cards' marks are all filled in
+    assert "<!--choice" not in page.content()
 
     # Add: answered at once, then live; the reload afterwards shows the new state.
     page.get_by_role("button", name="Add Knot Theory, section 1").click()
@@ -290,6 +291,14 @@ def test_a_student_signs_up_registers_and_sees_each_answer_live(stack, browser):
         headers=stack.admin,
     ).json()["sections"]
     assert [s["section_id"] for s in held] == [knots_b]
+    # A button's value that names no request: a 400 that names the field, nothing sent.
+    token = page.locator("form[data-request] input[name=csrf_token]").get_attribute("value")
+    refused = page.request.post(
+        f"{stack.web}/programs/{pid}/requests",
+        form={"csrf_token": token or "", "do": "steal 1"},
+        headers={"Accept": "application/json"},
+    )
+    assert refused.status == 400 and refused.json()["field"] == "do"
     me.go(f"/programs/{pid}/schedule")
     assert "Knot Theory" in me.page.locator("table.timetable").inner_text()
     me.check("schedule")

@@ -19,9 +19,10 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     outbox,
 )
-from registration_service.events import OUTCOMES_STREAM
+from registration_service.events import LOTTERY_RUN_REVERTED, LOTTERY_STREAM, OUTCOMES_STREAM
 from registration_service.use_cases import requests
-from registration_testkit import CatalogBuilder
+from registration_testkit import CatalogBuilder, lottery_event
+from servicekit.events import StreamPublisher
 from sqlalchemy import func, select
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -205,6 +206,74 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_decided(
             )
         )
     assert [published[i] for i in ids] == [1] * len(ids)  # one outcome each, never two
+
+
+def test_a_worker_killed_in_the_middle_of_a_revert_loses_and_doubles_nothing(
+    stack, sessions, engine
+):
+    """A lottery run's revert, its drops decided in one transaction, with the worker deciding
+    them killed (-9) halfway: the next drain drops every seat the run gave exactly once, and the
+    freed seats go to the waitlist."""
+    students = range(5600, 5615)
+    program, (section,) = setup_catalog(sessions, students, [10])
+    run = [(s, section) for s in students[:10]]
+    publisher = StreamPublisher(stack.redis_client())
+    publisher.publish(LOTTERY_STREAM, lottery_event(program, run, run_id=41).to_json())
+    wait_for_requests(sessions, program, 10)
+    wait_until_decided(engine)
+    assert seats_held(sessions, section) == (10, 10)
+    for student in students[10:]:  # one by one: the waitlist's order is the order sent
+        body = {"student_id": student, "action": "enroll", "section_id": section}
+        burst(stack, program, [body | {"waitlist": True}])
+    wait_until_decided(engine)
+    index = (section % stack.partitions) % stack.worker_count  # the worker draining it
+    stack.kill_worker(index)
+    revert = lottery_event(program, run, event_type=LOTTERY_RUN_REVERTED, run_id=41)
+    publisher.publish(LOTTERY_STREAM, revert.to_json())
+    wait_for_requests(sessions, program, 25)
+    with sessions() as blocker:
+        blocker.begin()  # hold the section: the batch of drops stops halfway, in its transaction
+        blocker.execute(select(SectionRow).where(SectionRow.id == section).with_for_update())
+        stack.start_worker(index)
+        wait_for_a_lock_wait(engine)
+        stack.kill_worker(index)
+        blocker.rollback()
+    stack.start_worker(index)
+    wait_until_decided(engine, timeout=60)
+    with sessions() as session:
+        drops = session.scalars(
+            select(RegistrationRequestRow).where(
+                RegistrationRequestRow.section_id == section,
+                RegistrationRequestRow.action == "drop",
+            )
+        ).all()
+        assert sorted((d.student_id, d.status) for d in drops) == [(s, "accepted") for s, _ in run]
+        seated = session.scalars(
+            select(StudentRegistrationRow.student_id).where(
+                StudentRegistrationRow.section_id == section, StudentRegistrationRow.holds_seat
+            )
+        ).all()
+        published = Counter(
+            json.loads(body)["payload"].get("id")  # a promotion's has none
+            for body in session.scalars(
+                select(outbox.c.body).where(outbox.c.stream == OUTCOMES_STREAM)
+            )
+        )
+    assert sorted(seated) == list(students[10:])  # the waitlist, promoted
+    assert seats_held(sessions, section) == (5, 5)
+    assert [published[d.id] for d in drops] == [1] * len(drops)  # one outcome each, never two
+
+
+def wait_for_requests(sessions, program: int, count: int, timeout: float = 30) -> None:
+    """Until the program has ``count`` requests stored (the relay stores a run's)."""
+    deadline = time.monotonic() + timeout
+    mine = select(func.count()).where(RegistrationRequestRow.program_id == program)
+    while True:
+        with sessions() as session:
+            if session.scalar(mine) >= count:
+                return
+        assert time.monotonic() < deadline, f"fewer than {count} requests stored"
+        time.sleep(0.1)
 
 
 def test_a_redis_restart_mid_burst_loses_nothing(stack, sessions, engine):

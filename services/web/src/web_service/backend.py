@@ -3,6 +3,7 @@ through the identity service when it is about to expire (or a service says it ha
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -142,13 +143,37 @@ class SharedReads:
         threading.Thread(target=refresh, name="shared-read", daemon=True).start()
 
 
+class StreamClients:
+    """Clients for the open outcome streams, each page's stream on the next one in turn.
+
+    An httpx client's pool looks over every connection it holds when a request starts or ends,
+    so one client holding the streams of 5,000 open pages spent the opening's first seconds
+    scanning its pool (10,000 pages opened at once: a quarter of them waited past the session
+    store's 10 s and were answered 503). Shards of at most a few hundred streams each keep that
+    scan short; they share one TLS context."""
+
+    SHARDS = 32
+
+    def __init__(self, base_url: str, shards: int = SHARDS) -> None:
+        unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        tls = httpx.create_ssl_context()
+        self._clients = [
+            httpx.Client(base_url=base_url, timeout=10, limits=unlimited, verify=tls)
+            for _ in range(shards)
+        ]
+        self._turn = itertools.count()
+
+    def next(self) -> httpx.Client:
+        return self._clients[next(self._turn) % len(self._clients)]
+
+
 @dataclass
 class Backend:
     clients: dict[str, httpx.Client]
     account: ServiceAccount = field(default_factory=lambda: ServiceAccount(None, None))
-    # Open outcome streams hold their connection for as long as the page is open: their own
-    # client, with no pool limit, so a thousand open pages never starve the short calls.
-    streams: httpx.Client | None = None
+    # Open outcome streams hold their connection for as long as the page is open: clients of
+    # their own, with no pool limit, so a thousand open pages never starve the short calls.
+    streams: StreamClients | None = None
     shared: SharedReads = field(default_factory=SharedReads)
 
     @classmethod
@@ -164,8 +189,7 @@ class Backend:
             name: httpx.Client(base_url=url, timeout=10, limits=limits)
             for name, url in urls.items()
         }
-        unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-        streams = httpx.Client(base_url=urls["registration"], timeout=10, limits=unlimited)
+        streams = StreamClients(urls["registration"])
         return cls(clients, account, streams, SharedReads(shared_reads_seconds))
 
     def anonymous(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -209,7 +209,7 @@ def outcomes() -> Response:
     if last:
         headers["Last-Event-ID"] = last[:40]
     path = f"/v1/students/{session.account_id}/outcomes"
-    client = c.backend.streams or c.backend.clients["registration"]
+    client = c.backend.streams.next() if c.backend.streams else c.backend.clients["registration"]
     token = c.token()
 
     def relay() -> Iterator[bytes]:

@@ -7,6 +7,9 @@ Used by ``bench/audience.py`` (``make bench-audience``) and the audience test. A
 reconnects with ``Last-Event-ID`` (counted: the server should never end one). With ``churn``, a
 share of the pages also drop their connection after their first outcome and come back with
 ``Last-Event-ID``, as a phone changing networks does: nothing may be lost or repeated.
+
+A page reads the registration service's stream with the student's token, or, with ``cookie``
+(the web's session cookie's name), the web's ``/live/outcomes`` with the student's session id.
 """
 
 from __future__ import annotations
@@ -75,7 +78,9 @@ class Audience:
         processes: int = 4,
         churn: float = 0.0,
         seed: int = 19,
+        cookie: str | None = None,
     ) -> None:
+        """``tokens``: each student's access token, or with ``cookie`` their web session's id."""
         self.base_url = base_url
         self.tokens = tokens
         context = multiprocessing.get_context("spawn")
@@ -92,6 +97,7 @@ class Audience:
                     {s: tokens[s] for s in students[i::processes]},
                     churn,
                     seed + i,
+                    cookie,
                     self._opened,
                     self._delivered,
                     self._stop,
@@ -160,13 +166,15 @@ def _client(
     tokens: dict[int, str],
     churn: float,
     seed: int,
+    cookie: str | None,
     opened: Any,
     delivered: Any,
     stop: Any,
     results: Any,
 ) -> None:
     raise_open_files_limit()
-    results.put(asyncio.run(_hold(base_url, tokens, churn, seed, (opened, delivered), stop)))
+    counters = (opened, delivered)
+    results.put(asyncio.run(_hold(base_url, tokens, churn, seed, cookie, counters, stop)))
 
 
 class _Page(asyncio.Protocol):
@@ -250,6 +258,7 @@ async def _hold(
     tokens: dict[int, str],
     churn: float,
     seed: int,
+    cookie: str | None,
     counters: tuple[Any, Any],
     stop: Any,
 ) -> dict[str, Any]:
@@ -286,10 +295,17 @@ async def _hold(
             connection: _Page | None = None
             try:
                 _, connection = await loop.create_connection(lambda: _Page(on_event), host, port)
-                request = (
-                    f"GET /v1/students/{student}/outcomes HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                    f"Authorization: Bearer {tokens[student]}\r\nAccept: text/event-stream\r\n"
-                )
+                if cookie:  # the web's page: its session, the web relays the stream
+                    request = (
+                        f"GET /live/outcomes HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                        f"Cookie: {cookie}={tokens[student]}\r\nAccept: text/event-stream\r\n"
+                    )
+                else:
+                    request = (
+                        f"GET /v1/students/{student}/outcomes HTTP/1.1\r\n"
+                        f"Host: {host}:{port}\r\nAuthorization: Bearer {tokens[student]}\r\n"
+                        "Accept: text/event-stream\r\n"
+                    )
                 if last_id:
                     request += f"Last-Event-ID: {last_id}\r\n"
                 assert connection.transport is not None

@@ -1,4 +1,5 @@
-"""The registration rush pipeline as real processes: web, partition workers, relay/sweeper.
+"""The registration rush pipeline as real processes: web, partition workers, relay/sweeper (and,
+with ``pages``, the students' web in front of it).
 
 Used by the pipeline tests and ``bench/rush.py``; it starts commands by module name and reads
 request states with plain SQL, so it imports nothing of the service.
@@ -24,10 +25,9 @@ from devstack.tokens import service_env
 PARTITIONS = 4
 WORKERS = 2
 # The web's own server model and capacity, as the image and `make up` run it.
-GEVENT = (
-    "--config",
-    str(Path(__file__).resolve().parents[4] / "services/registration/gunicorn.conf.py"),
-)
+ROOT = Path(__file__).resolve().parents[4]
+GEVENT = ("--config", str(ROOT / "services/registration/gunicorn.conf.py"))
+PAGES = ("--config", str(ROOT / "services/web/gunicorn.conf.py"), "web_service.app:create_app()")
 
 
 class PipelineStack:
@@ -44,12 +44,15 @@ class PipelineStack:
         web_app: str = "registration_service.api.app:create_app()",
         worker_module: list[str] | None = None,
         relay: bool = True,
+        pages: bool = False,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         """The processes accept tokens from :func:`devstack.tokens.issue_token` (they trust
         ``TEST_SIGNER``). ``worker_module`` replaces the decision worker's ``-m`` arguments with
         a Celery worker command (a benchmark's own worker); the solo pool, this worker's
-        partition queues (``-Q``) and a node name are appended."""
+        partition queues (``-Q``) and a node name are appended. ``pages``: the web service too
+        (its gevent server as deployed), calling this registration web, its sessions in this
+        Redis; at ``pages_url``."""
         self.redis = redis
         self.partitions = partitions
         self.worker_count = workers
@@ -60,6 +63,9 @@ class PipelineStack:
         self.relay = relay
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.pages_port = free_port() if pages else None
+        self.pages_url = f"http://127.0.0.1:{self.pages_port}" if pages else None
+        self.pages: subprocess.Popen[bytes] | None = None
         self.log_dir = log_dir
         self.env = {
             **os.environ,
@@ -75,11 +81,17 @@ class PipelineStack:
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.others: list[subprocess.Popen[bytes]] = []
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         # The child writes to its own copy of the descriptor; ours is closed once it is started.
         with open(self.log_dir / f"{name}.log", "ab") as log:
             return subprocess.Popen(
-                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def start_worker(self, index: int) -> None:
@@ -128,6 +140,15 @@ class PipelineStack:
             self.others.append(self._spawn("relay", relay))
         for index in range(self.worker_count):
             self.start_worker(index)
+        if self.pages_port is not None:
+            pages = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.pages_port}"]
+            env = {
+                "REGISTRATION_URL": self.base_url,
+                "WEB_SECRET_KEY": os.urandom(24).hex(),
+                "WEB_CONCURRENCY": str(self.web_workers),
+            }
+            self.pages = self._spawn("pages", [*pages, *PAGES], env)
+            wait_until_serving(self.pages_port, "/healthz", self.log_dir, 90)
         self.wait_until_serving()
         self.wait_until_workers_ready()
         return self
@@ -150,10 +171,11 @@ class PipelineStack:
         wait_until_serving(self.port, "/healthz", self.log_dir, timeout)
 
     def stop(self) -> None:
-        for process in [*self.workers.values(), *self.others]:
+        everything = [*self.workers.values(), *self.others, *([self.pages] if self.pages else [])]
+        for process in everything:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers.values(), *self.others]:
+        for process in everything:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -207,7 +207,7 @@ def drop(
         promoted: tuple[int, ...] = ()
         if freed:
             seats.leave_program_if_seatless(session, program_id, student_id)
-            promoted = _promote_waitlist(session, program_id, section_id, when)
+            promoted = promote_waitlist(session, program_id, section_id, when)
         return Outcome(Decision(accepted=True, verb=held[0].type.name), held[0].id, promoted)
 
     return _decide(session, attempt)
@@ -244,13 +244,13 @@ def switch(
         if not seats.take_seat(session, to_section_id):
             raise _Rejected(Reason.SECTION_FULL)
         row = seats.add_registration(session, program_id, student_id, to_section, ENROLLED, when)
-        promoted = _promote_waitlist(session, program_id, from_section_id, when)
+        promoted = promote_waitlist(session, program_id, from_section_id, when)
         return Outcome(decision, row.id, promoted)
 
     return _decide(session, attempt)
 
 
-def _promote_waitlist(
+def promote_waitlist(
     session: Session, program_id: int, section_id: int, when: datetime
 ) -> tuple[int, ...]:
     """First come, first served: enroll the earliest waitlisted student the rules (the
@@ -296,6 +296,6 @@ def fill_from_waitlist(
     """Promote waitlisted students, earliest first, while the section has free seats (after a
     capacity raise); the students promoted, in order."""
     promoted: list[int] = []
-    while moved := _promote_waitlist(session, program_id, section_id, when):
+    while moved := promote_waitlist(session, program_id, section_id, when):
         promoted.extend(moved)
     return promoted

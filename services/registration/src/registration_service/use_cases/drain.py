@@ -8,7 +8,9 @@ decided oldest first whoever decides them. A crash rolls back the open batch; it
 queued, first in line.
 
 A batch is the leading run of enroll requests (decided together, see :mod:`batch_decisions`),
-or a single drop or switch (decided one at a time: it frees seats and may promote a waitlist).
+the leading run of drops an admin process placed (a lottery run's revert, see
+:mod:`batch_drops`), or a single other request: a student's own drop or a switch, decided one at
+a time (the window and the schedule constraints bind it, and it may promote a waitlist).
 When the database refuses a batch (another partition seated one of its students meanwhile), it
 is rolled back and read again with a fresh snapshot. A batch that fails for any other reason is
 treated the same way. If the second try fails too, its requests are decided one at a time, each
@@ -24,8 +26,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +36,7 @@ from registration_service.adapters.models import RegistrationRequestRow
 from registration_service.domain.model import Action, RequestStatus
 from registration_service.metrics import DECISION_BATCH_SECONDS, record_decision
 from registration_service.use_cases.batch_decisions import BatchRefused, decide_enrollments
+from registration_service.use_cases.batch_drops import QueuedDrop, decide_drops
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
 from registration_service.use_cases.decisions import RETRYABLE_SQLSTATES
 from registration_service.use_cases.outcomes import log_decided
@@ -123,13 +127,24 @@ def drain_partition(
     return Drained(decided, batches, fallbacks, more)
 
 
+def _kind(row: Row[Any]) -> str:
+    """How a queued request is decided: ``enroll`` and ``revert`` (an admin process's drop) in
+    runs of their kind, anything else alone."""
+    if row.action == Action.ENROLL:
+        return "enroll"
+    if row.action == Action.DROP and row.origin is not None:
+        return "revert"
+    return "alone"
+
+
 def _head(rows: list) -> list:
-    """The leading run of enroll requests, or the first request alone when it is not one."""
-    if rows[0].action != Action.ENROLL:
+    """The leading run of enrolls, or of an admin process's drops; else the first request."""
+    kind = _kind(rows[0])
+    if kind == "alone":
         return rows[:1]
     run = []
     for row in rows:
-        if row.action != Action.ENROLL:
+        if _kind(row) != kind:
             break
         run.append(row)
     return run
@@ -152,10 +167,26 @@ def _run_batch(
             read, head = len(rows), _head(rows) if rows else []
             if not head:
                 return 0, [], Attempt.DECIDED
-            if one_at_a_time or head[0].action != Action.ENROLL:
+            kind = _kind(head[0])
+            if one_at_a_time or kind == "alone":
                 row = decide(session, head[0].id)
                 if row is not None:
                     lines.append((row.id, row.correlation_id, row.status, row.reason))
+            elif kind == "revert":
+                drops = [
+                    QueuedDrop(
+                        r.id,
+                        r.program_id,
+                        r.student_id,
+                        r.section_id,
+                        r.origin,
+                        starts_at=r.starts_at,
+                        correlation_id=r.correlation_id,
+                    )
+                    for r in head
+                ]
+                decided = decide_drops(session, drops, datetime.now(UTC))
+                lines += [(d.id, d.correlation_id, d.status, d.reason) for d in decided]
             else:
                 batch = [
                     QueuedEnroll(
