@@ -180,3 +180,71 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
     assert reverted["stats"]["revert"]["dropped"] == len(accepted)
     assert roster(system, knots_section) == []
     assert roster(system, origami_section) == [1]  # what the student did themselves stays
+
+
+def test_a_lunch_program_is_committed_with_no_constraint_failed(system):
+    """The ESP lunch rule (``POST .../lunch`` over 12:00 and 13:00): the lottery learns it from
+    registration's events, gives lunch to the students it gives a class before and after lunch,
+    and commits lunch first, so registration refuses none of the run's enrollments."""
+    reg, lottery = system["registration"], system["lottery"]
+    program = reg.post(
+        "/v1/programs",
+        json={"name": "Lunch Splash", "grade_min": 7, "grade_max": 12},
+        headers=ADMIN,
+    ).json()["id"]
+    slots = {
+        h: reg.post(
+            f"/v1/programs/{program}/timeslots",
+            json={"start": f"2026-12-12T{h:02d}:00:00Z", "end": f"2026-12-12T{h:02d}:50:00Z"},
+            headers=ADMIN,
+        ).json()["id"]
+        for h in (10, 12, 13, 15)
+    }
+    lunch = reg.post(
+        f"/v1/programs/{program}/lunch",
+        json={"timeslot_ids": [slots[12], slots[13]]},
+        headers=ADMIN,
+    )
+    assert lunch.status_code == 201, lunch.text
+    lunch_sections = {s["id"] for c in lunch.json()["classes"] for s in c["sections"]}
+    classes = {}
+    for title, hour in (("Knots", 10), ("Origami", 15)):
+        body = {"title": title, "grade_min": 7, "grade_max": 12}
+        body["sections"] = [{"capacity": 30, "timeslot_ids": [slots[hour]]}]
+        created = reg.post(f"/v1/programs/{program}/classes", json=body, headers=ADMIN).json()
+        classes[title] = (created["id"], created["sections"][0]["id"])
+    students = range(101, 121)
+    for student in students:
+        payload = {"profile_id": student, "program_id": program, "student_id": student}
+        payload |= {"grade": 9, "graduation_year": 2029, "school_year": 2026}
+        system["publisher"].publish("profile.profiles", profile_completed.event(payload).to_json())
+    preferences = {
+        "stars": [{"student_id": s, "class_id": c} for s in students for c, _ in classes.values()],
+        "priorities": [],
+    }
+    url = f"/v1/programs/{program}/preferences"
+    wait_for(
+        lambda: lottery.put(url, json=preferences, headers=ADMIN).status_code == 200,
+        "the lottery knows the catalog and every student's grade",
+    )
+    run_id = lottery.post(
+        f"/v1/programs/{program}/lottery-runs", json={"seed": 3}, headers=ADMIN
+    ).json()["id"]
+    done = run_reaches(lottery, run_id, "done")
+    assert done["stats"]["constraint_repairs"] == []  # the solver kept the rule itself
+    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()[
+        "assignments"
+    ]
+    held: dict[int, set[int]] = {}
+    for a in assigned:
+        held.setdefault(a["student_id"], set()).add(a["section_id"])
+    both = [s for s, mine in held.items() if {classes["Knots"][1], classes["Origami"][1]} <= mine]
+    assert len(both) == len(students)  # 30 seats each: every student keeps both classes
+    assert all(held[s] & lunch_sections for s in both)  # and takes a lunch period for it
+
+    assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 202
+    committed = run_reaches(lottery, run_id, "committed")
+    assert committed["stats"]["commit"]["rejected"] == 0, committed["stats"]["commit"]
+    assert committed["stats"]["commit"]["accepted"] == len(assigned)
+    for _, section_id in classes.values():
+        assert roster(system, section_id) == sorted(students)

@@ -233,9 +233,9 @@ def test_what_registration_has_not_decided_is_announced_again(sessions, program)
 
 
 def test_a_run_keeps_the_programs_schedule_constraints_learnt_from_registration(sessions, program):
-    """A rule "the popular class's seat, then not the other class too": the two students placed
-    in the seat give up the other class (a star) rather than the seat (their first choice), and
-    the stats name each repair."""
+    """A rule "the popular class's seat, then not the other class too", learnt from
+    registration's event, is kept by the solver itself: the two students placed in the seat do
+    not also get the other class (a star), and nothing is left for the repair to name."""
     from lottery_service.use_cases.read_models import handle_event
 
     rule = {
@@ -255,7 +255,57 @@ def test_a_run_keeps_the_programs_schedule_constraints_learnt_from_registration(
     seated = {a.student_id for a in assigned if a.section_id == program["seat"]}
     assert len(seated) == 2
     assert not any(a.student_id in seated and a.section_id == program["spare"] for a in assigned)
-    repairs = run.stats["constraint_repairs"]
-    assert sorted(r["student_id"] for r in repairs) == sorted(seated)
-    assert all(r["dropped_section_ids"] == [program["spare"]] for r in repairs)
-    assert all(r["constraints"] == [{"id": 5, "label": "One or the other"}] for r in repairs)
+    assert run.stats["constraint_repairs"] == []
+
+
+def test_a_lunch_program_is_committed_lunch_first(catalog, sessions):
+    """Students with a class before lunch and one after are given a lunch section by the solver;
+    the commit sends the lunch sections first and the classes once those are decided, so
+    registration judges each class with the student's lunch already held."""
+    from lottery_service.use_cases.read_models import handle_event
+
+    program = catalog.program()
+    morning, noon, afternoon = (catalog.timeslot(program, h) for h in (9, 12, 14))
+    before, (early,) = catalog.klass(program, [(5, [morning])])
+    after, (late,) = catalog.klass(program, [(5, [afternoon])])
+    _, (lunch,) = catalog.klass(program, [(5, [noon])])
+    for student in (1, 2):
+        catalog.grade(program, student, 9)
+    with sessions.begin() as session:
+        stars = [(s, c) for s in (1, 2) for c in (before, after)]
+        interest.import_preferences(session, program, stars, [])
+    rule = {
+        "id": 8,
+        "label": "Take a lunch period",
+        "condition": {"all": [{"occupied": morning}, {"occupied": afternoon}]},
+        "requirement": {"in_sections": [lunch]},
+    }
+    changed = {"program_id": program, "constraints": [rule]}
+    with sessions.begin() as session:
+        assert handle_event(session, Event(events.CONSTRAINTS_CHANGED, "registration", changed))
+    run_id = queue(sessions, program)
+    assert solve_run(sessions, run_id) == "done"
+    with sessions() as session:
+        assigned = {(a.student_id, a.section_id) for a in runs.run_assignments(session, run_id)}
+        stats = runs.get_run(session, run_id).stats
+    assert assigned == {(s, c) for s in (1, 2) for c in (early, late, lunch)}
+    assert stats["constraint_repairs"] == [] and stats["constraint_sections_filled"] == 2
+    with sessions.begin() as session:
+        commits.commit_run(session, run_id)
+    (first,) = staged(sessions, events.RUN_COMMITTED)
+    assert {(a["student_id"], a["section_id"]) for a in first["assignments"]} == {
+        (1, lunch),
+        (2, lunch),
+    }
+    origin = events.run_origin(run_id)
+    with sessions.begin() as session:
+        commits.apply_outcomes(session, [outcome(origin, s, lunch) for s in (1, 2)])
+    _, second = staged(sessions, events.RUN_COMMITTED)
+    rest = {(a["student_id"], a["section_id"]) for a in second["assignments"]}
+    assert rest == {(s, c) for s in (1, 2) for c in (early, late)}
+    assert second["starts_at"] == first["starts_at"]  # one start date for the whole run
+    with sessions.begin() as session:
+        commits.apply_outcomes(session, [outcome(origin, s, c) for s, c in sorted(rest)])
+    with sessions() as session:
+        run = runs.get_run(session, run_id)
+    assert run.status == "committed" and run.stats["commit"]["accepted"] == 6

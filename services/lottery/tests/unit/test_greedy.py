@@ -221,3 +221,41 @@ def test_top_up_only_adds_what_the_rules_allow(seed):
     report = SolverReport(Method.OPTIMISER, False, None, 0.0)
     assert violations(lottery, LotteryResult(topped, report)) == []
     assert top_up(lottery, topped) == topped  # nothing left to fill
+
+
+def test_the_greedy_fill_keeps_the_schedule_constraints():
+    """A lunch rule over generated programs: every result keeps it (nothing for the repair), a
+    student with classes on both sides holds a lunch section, and lunch is given to nobody who
+    does not need it."""
+    from lottery_service.domain.schedule_rules import ScheduleRule, repair
+
+    base = generate(300, 60, 6, seed=5)
+    slots = sorted({t for s in base.sections for t in s.timeslot_ids})
+    lunch_slot = slots[len(slots) // 2]
+    before, after = slots[: len(slots) // 2], slots[len(slots) // 2 + 1 :]
+    lunch = sec(9_001, 9_000, [lunch_slot], capacity=40)
+    rule = ScheduleRule(
+        1,
+        "Take a lunch period",
+        {
+            "all": [
+                {"any": [{"occupied": t} for t in before]},
+                {"any": [{"occupied": t} for t in after]},
+            ]
+        },
+        {"in_sections": [lunch.id]},
+    )
+    unruled = LotteryInput((*base.sections, lunch), base.students, seed=5)
+    lottery = LotteryInput((*base.sections, lunch), base.students, rules=(rule,), seed=5)
+    assert violations(lottery, greedy_fill(unruled))  # the ESP fill breaks it
+    result = greedy_fill(lottery)
+    assert violations(lottery, result) == []
+    assert repair(lottery, result)[1] == []
+    sections = {s.id: s for s in lottery.sections}
+    held: dict[int, list[Section]] = {}
+    for a in result.assignments:
+        held.setdefault(a.student_id, []).append(sections[a.section_id])
+    lunches = [sid for sid, mine in held.items() if lunch in mine]
+    assert 0 < len(lunches) <= lunch.capacity
+    for student_id in lunches:
+        assert rule.broken_by([s for s in held[student_id] if s is not lunch]), student_id

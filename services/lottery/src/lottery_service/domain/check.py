@@ -1,11 +1,13 @@
 """Check a lottery result against every rule in ``model``'s docstring, and the program's schedule
-constraints, whichever method made it."""
+constraints, whichever method made it. A section a constraint's requirement names (a lunch
+section) may be held without a star: the constraint asks for it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 from lottery_service.domain.model import LotteryInput, LotteryResult, Section
+from lottery_service.domain.rule_encoding import required_sections
 
 
 def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
@@ -19,6 +21,7 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
     busy: dict[int, set[int]] = defaultdict(set)
     counts: dict[int, int] = defaultdict(int)
     held: dict[int, list[Section]] = defaultdict(list)  # for the schedule constraints
+    required = required_sections(lottery.rules, lottery.sections) if lottery.rules else set()
 
     for a in result.assignments:
         student = students.get(a.student_id)
@@ -35,7 +38,7 @@ def violations(lottery: LotteryInput, result: LotteryResult) -> list[str]:
         held[student.id].append(section)
         filled[section.id] += 1
         counts[student.id] += 1
-        if section.class_id not in student.starred:
+        if section.class_id not in student.starred and section.id not in required:
             problems.append(f"{where}: class {section.class_id} not starred")
         if not section.admits(student.grade):
             problems.append(

@@ -11,6 +11,10 @@ weight is divided by 1.2 after a priority win and by 1.1 after an interest win, 
 students give way later.
 
 Every random choice comes from ``random.Random(lottery.seed)``: one seed, one result.
+
+Unlike the ESP Website's, it keeps the program's schedule constraints, so the comparison with
+the optimiser is fair: a section that would break one is given only with a section a
+constraint asks for (a lunch section with a free seat and a free timeslot), and else not at all.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from lottery_service.domain.model import (
     SolverReport,
     Student,
 )
+from lottery_service.domain.rule_encoding import required_sections
 
 PRIORITY_FACTOR = 1.2  # ESP's Kp
 INTEREST_FACTOR = 1.1  # ESP's Ki
@@ -47,19 +52,45 @@ class _State:
         self.filled: dict[int, int] = defaultdict(int)  # section -> students
         self.placed: set[int] = set()  # students with at least one section
         self.assignments: list[Assignment] = []
+        self.held: dict[int, list[Section]] = defaultdict(list)  # for the constraints
+        required = required_sections(lottery.rules, lottery.sections) if lottery.rules else set()
+        self.required = [s for s in lottery.sections if s.id in required]
 
-    def may_take(self, student: Student, section: Section) -> bool:
+    def completion(self, student: Student, section: Section) -> list[Section] | None:
+        """What else the student must be given with ``section`` to keep every constraint: nothing,
+        one section a constraint asks for (the first with a free seat that fits), or None."""
+        rules = self.lottery.rules
+        held = [*self.held[student.id], section]
+        if not any(rule.broken_by(held) for rule in rules):
+            return []
+        for extra in self.required:
+            if extra.id == section.id or self.filled[extra.id] >= extra.capacity:
+                continue
+            if extra.class_id == section.class_id or set(extra.timeslot_ids) & set(
+                section.timeslot_ids
+            ):
+                continue
+            if not self.may_take(student, extra, along=section):
+                continue
+            if not any(rule.broken_by([*held, extra]) for rule in rules):
+                return [extra]
+        return None
+
+    def may_take(self, student: Student, section: Section, along: Section | None = None) -> bool:
+        """Whether the student may take ``section`` (given ``along`` with it, when not None)."""
         sid = student.id
         if section.class_id in self.classes[sid] or not section.admits(student.grade):
             return False
         busy = self.busy[sid]
         if any(t in busy for t in section.timeslot_ids):
             return False
-        if student.max_sections is not None and self.sections[sid] >= student.max_sections:
+        more = 0 if along is None else 1
+        more_slots = set() if along is None else set(along.timeslot_ids)
+        cap = student.max_sections
+        if cap is not None and self.sections[sid] + more >= cap:
             return False
-        return student.max_timeslots is None or (
-            len(busy) + len(set(section.timeslot_ids)) <= student.max_timeslots
-        )
+        slots = len(busy) + len(more_slots | set(section.timeslot_ids))
+        return student.max_timeslots is None or slots <= student.max_timeslots
 
     def program_full(self) -> bool:
         cap = self.lottery.student_capacity
@@ -72,6 +103,7 @@ class _State:
         self.sections[sid] += 1
         self.filled[section.id] += 1
         self.placed.add(sid)
+        self.held[sid].append(section)
         self.assignments.append(Assignment(student_id=sid, section_id=section.id))
 
     def fill(
@@ -93,7 +125,12 @@ class _State:
                 continue
             if sid not in self.placed and self.program_full():
                 continue
+            along = self.completion(student, section) if self.lottery.rules else []
+            if along is None:
+                continue
             self.give(student, section)
+            for extra in along:
+                self.give(student, extra)
             winners.append(sid)
         for sid in winners:
             self.weight[sid] /= factor

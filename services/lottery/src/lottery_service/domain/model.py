@@ -122,3 +122,6 @@ class CommitOutcome(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    # Not sent yet: sent once the sections the constraints ask for (lunch) are decided, so
+    # that registration, judging each enrollment against the schedule it makes, sees them.
+    WAITING = "waiting"

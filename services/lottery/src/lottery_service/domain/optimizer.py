@@ -67,6 +67,8 @@ from lottery_service.domain.model import (
     Student,
     eligible_sections,
 )
+from lottery_service.domain.rule_encoding import Aux, Encoding, encode, evaluate, required_sections
+from lottery_service.domain.schedule_rules import without_unneeded
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -112,6 +114,8 @@ class _Rows:
 class _Model:
     pairs: list[tuple[int, int]]  # x column -> (student id, section id)
     student_of_x: npt.NDArray[np.intp]  # x column -> index of its student's y among the y columns
+    counted: npt.NDArray[np.bool_]  # x column -> a starred section (False: one a rule requires)
+    aux: list[Aux]  # the schedule constraints' 0/1 columns, after the y columns
     n_cols: int
     rows: _Rows
     stages: list[tuple[str, FloatArray]]  # objective name, cost over every column
@@ -131,7 +135,25 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
             pairs.append((student.id, section.id))
             pair_sections.append(section)
             pair_students.append(student)
+    n_counted = len(pairs)
+    # A section a schedule constraint asks for (a lunch section) is given without a star, to
+    # students who have a section to be given: a column of its own that no objective counts.
+    if lottery.rules:
+        required = required_sections(lottery.rules, lottery.sections)
+        wanted = [s for s in lottery.sections if s.id in required]
+        placed_somewhere = dict.fromkeys(student_id for student_id, _ in pairs)
+        by_id = {student.id: student for student in students}
+        for student_id in placed_somewhere:
+            student = by_id[student_id]
+            wants = student.starred
+            for section in wanted:
+                if section.class_id not in wants and section.admits(student.grade):
+                    pairs.append((student_id, section.id))
+                    pair_sections.append(section)
+                    pair_students.append(student)
     n_x = len(pairs)
+    counted = np.zeros(n_x, dtype=bool)
+    counted[:n_counted] = True
 
     # y columns, for students with at least one eligible section, follow the x columns.
     x_cols: dict[int, list[int]] = defaultdict(list)
@@ -172,18 +194,28 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
         if student.max_timeslots is not None and student.max_timeslots < sum(spans):
             rows.add(cols, spans, 0.0, float(max(student.max_timeslots, 0)))
         y = y_col[student.id]
-        rows.add([*cols, y], [1.0] * len(cols) + [-1.0], 0.0, math.inf)  # y <= sum x
+        mine = [col for col in cols if counted[col]]
+        rows.add([*mine, y], [1.0] * len(mine) + [-1.0], 0.0, math.inf)  # y <= sum x
         if caps is not None:
             for col in cols:
                 rows.add([col, y], [1.0, -1.0], -math.inf, 0.0)  # x <= y
     if caps is not None and len(y_col) > caps:
         ys = list(y_col.values())
         rows.add(ys, [1.0] * len(ys), 0.0, float(max(caps, 0)))
+    encoding = Encoding(next_col=n_cols)
+    if lottery.rules:
+        for student in students:
+            if student.id in x_cols:
+                held = [(col, pair_sections[col]) for col in x_cols[student.id]]
+                encode(lottery.rules, held, encoding)
+        for cols, coefs, lower, upper in encoding.rows:
+            rows.add(cols, coefs, lower, upper)
+    n_cols = encoding.next_col
 
     ranks: dict[int, FloatArray] = {}
     stars = np.zeros(n_cols)
     seats = np.zeros(n_cols)
-    seats[:n_x] = 1.0
+    seats[:n_x] = counted
     starred = {student.id: student.starred for student in students}  # a property: computed once
     for col, (section, student) in enumerate(zip(pair_sections, pair_students, strict=True)):
         ranked = student.priorities.get(section.first_timeslot, ())
@@ -195,7 +227,7 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
         if section.class_id in starred[student.id]:
             stars[col] = 1.0
     students_served = np.zeros(n_cols)
-    students_served[n_x:] = 1.0
+    students_served[n_x : n_x + len(y_col)] = 1.0
     first_choices = ranks.get(1, np.zeros(n_cols))
 
     stages: list[tuple[str, FloatArray]] = [
@@ -214,7 +246,18 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
             kept.append((name, cost))
     stages = kept
     student_of_x = np.array([y_col[student_id] - n_x for student_id, _ in pairs], dtype=np.intp)
-    return _Model(pairs, student_of_x, n_cols, rows, stages, first_choices, students_served, seats)
+    return _Model(
+        pairs,
+        student_of_x,
+        counted,
+        encoding.aux,
+        n_cols,
+        rows,
+        stages,
+        first_choices,
+        students_served,
+        seats,
+    )
 
 
 def _highs(model: _Model, integer: bool) -> highspy.Highs:
@@ -270,14 +313,21 @@ def _gap(value: float, bound: float) -> float | None:
 
 
 def _with_students_marked(model: _Model, solution: FloatArray) -> FloatArray:
-    """The solution with y = 1 for every placed student, y = 0 otherwise: still feasible (with a
-    program capacity, x <= y already held) and the best warm start for the students stage."""
-    x = solution[: len(model.pairs)] > 0.5
+    """The solution with y = 1 for every placed student, y = 0 otherwise, and each constraint
+    column worth what its expression is: still feasible (with a program capacity, x <= y already
+    held) and the best warm start for the students stage."""
+    n_x = len(model.pairs)
+    x = solution[:n_x] > 0.5
     marked = np.zeros(model.n_cols)
-    marked[: len(model.pairs)] = x
-    placed = np.zeros(model.n_cols - len(model.pairs), dtype=bool)
-    np.logical_or.at(placed, model.student_of_x, x)
-    marked[len(model.pairs) :] = placed
+    marked[:n_x] = x
+    n_y = model.n_cols - n_x - len(model.aux)
+    placed = np.zeros(n_y, dtype=bool)
+    np.logical_or.at(placed, model.student_of_x[model.counted], x[model.counted])
+    marked[n_x : n_x + n_y] = placed
+    if model.aux:
+        values = marked.tolist()
+        evaluate(model.aux, values)
+        marked = np.array(values)
     return marked
 
 
@@ -330,6 +380,7 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
     tie_break[: len(model.pairs)] = [
         rng.random() * _TIE_BREAK_TOTAL / (n + 1) for _ in range(len(model.pairs))
     ]
+    tie_break[: len(model.pairs)] *= model.counted  # a required section is taken when needed
 
     lp = _highs(model, integer=False)
     lp.setOptionValue("presolve", "off")
@@ -406,6 +457,8 @@ def optimise(lottery: LotteryInput, time_limit: float = 10.0) -> LotteryResult:
         for (student_id, section_id), value in zip(model.pairs, best, strict=False)
         if value > 0.5
     )
+    if lottery.rules:  # a lunch section no constraint needs (no objective counted it) goes
+        solved = without_unneeded(lottery, solved)
     # A last stage cut short may leave a free seat a student could take: fill it.
     assignments = solved if optimal else top_up(lottery, solved)
     report = SolverReport(

@@ -8,7 +8,8 @@ schedule, each a JSON expression registration has checked already: ``{"all": [..
 break one (``constraint_failed``), so a run whose assignments break one loses those seats at
 commit, seats another student could have had.
 
-The solver does not know the constraints yet. :func:`repair` runs after it: a student whose
+The solver keeps them (:mod:`rule_encoding`), and the greedy fill checks them section by section.
+:func:`repair` runs after either, as a net: a student whose
 assigned schedule breaks a constraint gives up the fewest sections that make every constraint
 hold, the least wanted of them first (a plain star before a ranked priority, a lower rank before
 a higher), and each repair is named in the run's stats. Registration checks each enrollment
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from lottery_service.domain.model import LotteryInput, LotteryResult, Section, Student
+from lottery_service.domain.model import Assignment, LotteryInput, LotteryResult, Section, Student
 
 EXHAUSTIVE_UP_TO = 12  # sections a student holds for which every set to give up is tried
 
@@ -154,3 +155,28 @@ def described(repairs: list[Repair]) -> list[dict[str, Any]]:
         }
         for r in repairs
     ]
+
+
+def without_unneeded(
+    lottery: LotteryInput, assignments: tuple[Assignment, ...]
+) -> tuple[Assignment, ...]:
+    """``assignments`` less each section a student did not star (one given because a constraint
+    asks for it, a lunch section) that no constraint needs: the solver counts such a section for
+    no objective, so it may hold one it does not need."""
+    students = {s.id: s for s in lottery.students}
+    sections = {s.id: s for s in lottery.sections}
+    by_student: dict[int, list[Section]] = {}
+    for a in assignments:
+        by_student.setdefault(a.student_id, []).append(sections[a.section_id])
+    dropped: set[tuple[int, int]] = set()
+    for student_id, held in sorted(by_student.items()):
+        starred = students[student_id].starred if student_id in students else frozenset()
+        kept = list(held)
+        for section in sorted(held, key=lambda s: s.id):
+            if section.class_id in starred:
+                continue
+            rest = [s for s in kept if s.id != section.id]
+            if not any(rule.broken_by(rest) for rule in lottery.rules):
+                kept = rest
+                dropped.add((student_id, section.id))
+    return tuple(a for a in assignments if (a.student_id, a.section_id) not in dropped)

@@ -178,6 +178,13 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
         "enrollments": len(result.assignments),
         "seats": sum(s.capacity for s in lottery.sections),
         "seats_filled": sum(min(view.filled[s.id], s.capacity) for s in lottery.sections),
+        # of which sections a constraint asked for and the student did not star (lunch)
+        "constraint_sections_filled": sum(
+            1
+            for student in students
+            for s in view.got.get(student.id, [])
+            if s.class_id not in student.starred
+        ),
         "sections_full": sum(1 for s in lottery.sections if view.filled[s.id] >= s.capacity),
         "priority": {
             str(rank): {

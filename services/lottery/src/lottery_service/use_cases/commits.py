@@ -5,9 +5,12 @@ A commit stages the run's assignments as ``lottery.run.committed.v1`` events (pa
 turns each assignment into an enroll request decided by its own rules, in batches through its
 partitions, every registration starting at the run's ``committed_at``. Registration's outcomes
 come back on ``registration.outcomes`` tagged with the run's origin; the run is ``committed`` once
-none is pending, with what was accepted and rejected (and why) in its stats. A revert drops the
-accepted enrollments the same way; registration drops only registrations that started at the
-run's ``committed_at``, never one a student made.
+none is pending, with what was accepted and rejected (and why) in its stats. In a program with
+schedule constraints the sections they ask for (lunch) are sent first and the rest once those
+are decided (``waiting`` until then): registration judges each enrollment against the schedule
+it makes, and a student's class after lunch is accepted only once their lunch section is held.
+A revert drops the accepted enrollments the same way; registration drops only registrations that
+started at the run's ``committed_at``, never one a student made.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from lottery_service.adapters.models import AssignmentRow, LotteryRunRow, outbox
 from lottery_service.domain.errors import Conflict
 from lottery_service.domain.model import CommitOutcome, RunStatus
 from lottery_service.use_cases.priority_registrations import apply_priority_registrations
-from lottery_service.use_cases.runs import get_run
+from lottery_service.use_cases.runs import constraint_sections, get_run
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,16 @@ def commit_run(session: Session, run_id: int) -> LotteryRunRow:
         .where(AssignmentRow.run_id == run_id)
         .values(outcome=CommitOutcome.PENDING)
     )
+    first = constraint_sections(session, run.program_id)
+    if first and any(section in first for _, section in pairs):
+        # The sections the constraints ask for (lunch) go first; the rest once they are
+        # decided, so each of a student's classes is judged with their lunch already held.
+        session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.run_id == run_id, AssignmentRow.section_id.not_in(first))
+            .values(outcome=CommitOutcome.WAITING)
+        )
+        pairs = [pair for pair in pairs if pair[1] in first]
     _stage(session, events.run_committed, run, now, pairs)
     run.status = RunStatus.COMMITTING if pairs else RunStatus.COMMITTED
     if not pairs:
@@ -253,6 +266,18 @@ def _finish_if_decided(session: Session, run_id: int) -> None:
     )
     if pending:
         return
+    if run.status == RunStatus.COMMITTING and run.committed_at is not None:
+        waiting = _pairs(session, run_id, CommitOutcome.WAITING)
+        if waiting:  # the first wave is decided: the rest now
+            session.execute(
+                update(AssignmentRow)
+                .where(
+                    AssignmentRow.run_id == run_id, AssignmentRow.outcome == CommitOutcome.WAITING
+                )
+                .values(outcome=CommitOutcome.PENDING)
+            )
+            _stage(session, events.run_committed, run, run.committed_at, waiting)
+            return
     now = datetime.now(UTC)
     stats = dict(run.stats or {})
     if run.status == RunStatus.COMMITTING:

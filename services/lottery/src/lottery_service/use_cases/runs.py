@@ -38,6 +38,7 @@ from lottery_service.domain.model import (
     Section,
     Student,
 )
+from lottery_service.domain.rule_encoding import required_sections
 from lottery_service.domain.schedule_rules import ScheduleRule
 from lottery_service.use_cases.read_models import require_program
 
@@ -180,11 +181,7 @@ def lottery_input(session: Session, run: LotteryRunRow) -> LotteryInput:
                 max_timeslots=cap.max_timeslots if cap else None,
             )
         )
-    held = session.get(ProgramConstraintsRow, run.program_id)
-    rules = tuple(
-        ScheduleRule(c["id"], c["label"], c["condition"], c["requirement"])
-        for c in (held.constraints if held else [])
-    )
+    rules = program_rules(session, run.program_id)
     return LotteryInput(
         sections=sections,
         students=tuple(students),
@@ -192,6 +189,27 @@ def lottery_input(session: Session, run: LotteryRunRow) -> LotteryInput:
         seed=run.seed,
         rules=rules,
     )
+
+
+def program_rules(session: Session, program_id: int) -> tuple[ScheduleRule, ...]:
+    """The program's schedule constraints, as registration last announced them."""
+    held = session.get(ProgramConstraintsRow, program_id)
+    return tuple(
+        ScheduleRule(c["id"], c["label"], c["condition"], c["requirement"])
+        for c in (held.constraints if held else [])
+    )
+
+
+def constraint_sections(session: Session, program_id: int) -> set[int]:
+    """The program's sections its constraints ask for by name (its lunch sections)."""
+    rules = program_rules(session, program_id)
+    if not rules:
+        return set()
+    sections = [
+        Section(row.id, row.class_id, row.capacity, tuple(row.timeslot_ids), 0, 0)
+        for row in session.scalars(select(SectionRow).where(SectionRow.program_id == program_id))
+    ]
+    return required_sections(rules, sections)
 
 
 def finish(session: Session, claim: Claim, result: LotteryResult, stats: dict[str, Any]) -> bool:
