@@ -146,3 +146,13 @@ def test_a_buttons_value_is_the_request_it_names(do, body):
 )
 def test_any_other_value_is_refused(do):
     assert asked_for(do) is None
+
+
+def test_without_shared_reads_every_page_renders_every_card(app):
+    """The per-page design the benchmark compares against borrows nothing: no skeleton."""
+    cards = CatalogCards(shared=False)
+    shown = catalog([1, 3, 0])
+    with app.test_request_context():
+        page = str(cards.page(PROGRAM, shown["classes"], data_for(shown)))
+        whole = _render(PROGRAM, shown["classes"], data_for(shown), skeleton=False)
+    assert page == whole[5] + whole[6] and cards._skeletons == {}

@@ -73,7 +73,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["web.settings"] = settings
     app.extensions["web.store"] = store
     app.extensions["web.backend"] = backend
-    app.extensions["web.cards"] = CatalogCards()
+    app.extensions["web.cards"] = CatalogCards(shared=settings.shared_reads_seconds > 0)
     app.extensions["web.live"] = live.Live(settings, backend)
 
     @app.before_request

@@ -163,6 +163,12 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
         sum_weights += math.sqrt(weight)
         scored.append(((1 + math.sqrt(utility)) / (1 + math.sqrt(weight)), student.id))
 
+    unstarred = sum(
+        1
+        for student in students
+        for s in view.got.get(student.id, [])
+        if s.class_id not in student.starred
+    )
     reasons = _unplaced(view)
     reason_counts = dict.fromkeys(REASONS, 0)
     for reason in reasons.values():
@@ -177,14 +183,11 @@ def lottery_stats(lottery: LotteryInput, result: LotteryResult) -> dict[str, Any
         "students_without_options": without_options,
         "enrollments": len(result.assignments),
         "seats": sum(s.capacity for s in lottery.sections),
-        "seats_filled": sum(min(view.filled[s.id], s.capacity) for s in lottery.sections),
-        # of which sections a constraint asked for and the student did not star (lunch)
-        "constraint_sections_filled": sum(
-            1
-            for student in students
-            for s in view.got.get(student.id, [])
-            if s.class_id not in student.starred
-        ),
+        # Seats of starred classes (what the objectives and the LP bounds count); the sections
+        # a constraint asked for and the student did not star (lunch) are counted apart.
+        "seats_filled": sum(min(view.filled[s.id], s.capacity) for s in lottery.sections)
+        - unstarred,
+        "constraint_sections_filled": unstarred,
         "sections_full": sum(1 for s in lottery.sections if view.filled[s.id] >= s.capacity),
         "priority": {
             str(rank): {

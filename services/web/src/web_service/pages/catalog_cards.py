@@ -90,7 +90,10 @@ class CatalogCards:
     """Each program's skeleton, and its cards filled in for the current snapshot (the very
     objects the shared reads returned: a new read is a new snapshot)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: bool = True) -> None:
+        """``shared`` False: every page renders every card itself (the per-page design
+        ``SHARED_READS_SECONDS=0`` stands for, which ``make bench-pages`` compares against)."""
+        self.shared = shared
         self._skeletons: dict[int, Skeleton] = {}
         self._filled: dict[int, tuple[object, object, str, dict[int, str]]] = {}
         self._rendering: dict[int, threading.Lock] = {}  # per program that exists
@@ -101,6 +104,9 @@ class CatalogCards:
     ) -> Markup:
         """The cards of ``classes`` for this student (``data``: catalog, held, held_classes,
         timeslots)."""
+        if not self.shared:
+            cards = _render(program, classes, data, skeleton=False)
+            return Markup("".join(cards.get(c["id"], "") for c in classes))
         everyone = self._for_everyone(program, data)
         held = {row["class_id"] for row in data["held"].values()}
         own = _render(program, [c for c in classes if c["id"] in held], data, skeleton=False)
