@@ -87,6 +87,24 @@ def run_reaches(lottery: httpx.Client, run_id: int, status: str) -> dict[str, An
     return wait_for(reached, f"lottery run {run_id} is {status}")
 
 
+def solved_run(
+    lottery: httpx.Client, program: int, preferences: dict[str, Any], seed: int
+) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    """Import the preferences (once the lottery has learnt the catalog and the grades from the
+    events), run the lottery: (run id, the run once done, its assignments)."""
+    url = f"/v1/programs/{program}/preferences"
+    wait_for(
+        lambda: lottery.put(url, json=preferences, headers=ADMIN).status_code == 200,
+        "the lottery knows the catalog and every student's grade",
+    )
+    run_id = lottery.post(
+        f"/v1/programs/{program}/lottery-runs", json={"seed": seed}, headers=ADMIN
+    ).json()["id"]
+    done = run_reaches(lottery, run_id, "done")
+    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()
+    return run_id, done, assigned["assignments"]
+
+
 def roster(system: dict[str, Any], section_id: int) -> list[int]:
     answer = system["registration"].get(f"/v1/sections/{section_id}/students", headers=ADMIN)
     return sorted(answer.json()["student_ids"])
@@ -137,19 +155,8 @@ def test_commit_enrolls_the_assignments_and_revert_takes_them_back(system):
             if s % 3 == 0
         ],
     }
-    url = f"/v1/programs/{program}/preferences"
-    wait_for(
-        lambda: lottery.put(url, json=preferences, headers=ADMIN).status_code == 200,
-        "the lottery knows the catalog and every student's grade",
-    )
-    run_id = lottery.post(
-        f"/v1/programs/{program}/lottery-runs", json={"seed": 5}, headers=ADMIN
-    ).json()["id"]
-    done = run_reaches(lottery, run_id, "done")
+    run_id, done, assigned = solved_run(lottery, program, preferences, seed=5)
     assert done["stats"]["empty_schedules"] == 0
-    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()[
-        "assignments"
-    ]
     assert any(a["student_id"] == 1 and a["section_id"] == origami_section for a in assigned)
 
     assert lottery.post(f"/v1/lottery-runs/{run_id}/commit", headers=ADMIN).status_code == 202
@@ -222,19 +229,8 @@ def test_a_lunch_program_is_committed_with_no_constraint_failed(system):
         "stars": [{"student_id": s, "class_id": c} for s in students for c, _ in classes.values()],
         "priorities": [],
     }
-    url = f"/v1/programs/{program}/preferences"
-    wait_for(
-        lambda: lottery.put(url, json=preferences, headers=ADMIN).status_code == 200,
-        "the lottery knows the catalog and every student's grade",
-    )
-    run_id = lottery.post(
-        f"/v1/programs/{program}/lottery-runs", json={"seed": 3}, headers=ADMIN
-    ).json()["id"]
-    done = run_reaches(lottery, run_id, "done")
+    run_id, done, assigned = solved_run(lottery, program, preferences, seed=3)
     assert done["stats"]["constraint_repairs"] == []  # the solver kept the rule itself
-    assigned = lottery.get(f"/v1/lottery-runs/{run_id}/assignments", headers=ADMIN).json()[
-        "assignments"
-    ]
     held: dict[int, set[int]] = {}
     for a in assigned:
         held.setdefault(a["student_id"], set()).add(a["section_id"])

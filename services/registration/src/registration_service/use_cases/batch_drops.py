@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from servicekit.logging_setup import NO_CORRELATION
 from servicekit.outbox import outbox_rows
@@ -62,6 +63,19 @@ class QueuedDrop:
     origin: str
     starts_at: datetime | None = None
     correlation_id: str | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> QueuedDrop:
+        """From a row of the drainer's queue read."""
+        return cls(
+            row.id,
+            row.program_id,
+            row.student_id,
+            row.section_id,
+            row.origin,
+            starts_at=row.starts_at,
+            correlation_id=row.correlation_id,
+        )
 
 
 _registrations = StudentRegistrationRow.__table__.c

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
@@ -58,6 +59,20 @@ class QueuedEnroll:
     origin: str | None = None
     starts_at: datetime | None = None
     correlation_id: str | None = None  # the submitting request's X-Request-ID
+
+    @classmethod
+    def of(cls, row: Any) -> QueuedEnroll:
+        """From a row of the drainer's queue read."""
+        return cls(
+            row.id,
+            row.program_id,
+            row.student_id,
+            row.section_id,
+            row.waitlist,
+            origin=row.origin,
+            starts_at=row.starts_at,
+            correlation_id=row.correlation_id,
+        )
 
 
 @dataclass

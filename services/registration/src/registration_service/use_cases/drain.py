@@ -172,36 +172,12 @@ def _run_batch(
                 row = decide(session, head[0].id)
                 if row is not None:
                     lines.append((row.id, row.correlation_id, row.status, row.reason))
-            elif kind == "revert":
-                drops = [
-                    QueuedDrop(
-                        r.id,
-                        r.program_id,
-                        r.student_id,
-                        r.section_id,
-                        r.origin,
-                        starts_at=r.starts_at,
-                        correlation_id=r.correlation_id,
-                    )
-                    for r in head
-                ]
-                decided = decide_drops(session, drops, datetime.now(UTC))
-                lines += [(d.id, d.correlation_id, d.status, d.reason) for d in decided]
             else:
-                batch = [
-                    QueuedEnroll(
-                        r.id,
-                        r.program_id,
-                        r.student_id,
-                        r.section_id,
-                        r.waitlist,
-                        origin=r.origin,
-                        starts_at=r.starts_at,
-                        correlation_id=r.correlation_id,
-                    )
-                    for r in head
-                ]
-                decided = decide_enrollments(session, batch, datetime.now(UTC))
+                now = datetime.now(UTC)
+                if kind == "revert":
+                    decided = decide_drops(session, [QueuedDrop.of(r) for r in head], now)
+                else:
+                    decided = decide_enrollments(session, [QueuedEnroll.of(r) for r in head], now)
                 lines += [(d.id, d.correlation_id, d.status, d.reason) for d in decided]
     except (BatchRefused, IntegrityError) as exc:
         log.info("batch of %d refused: %s", len(head), exc)
