@@ -86,18 +86,25 @@ class Repair:
     dropped_section_ids: tuple[int, ...]
 
 
+def schedules(
+    lottery: LotteryInput, assignments: Iterable[Assignment]
+) -> list[tuple[int, list[Section]]]:
+    """Each student's assigned sections, by student id."""
+    sections = {s.id: s for s in lottery.sections}
+    by_student: dict[int, list[Section]] = {}
+    for a in assignments:
+        by_student.setdefault(a.student_id, []).append(sections[a.section_id])
+    return sorted(by_student.items())
+
+
 def repair(lottery: LotteryInput, result: LotteryResult) -> tuple[LotteryResult, list[Repair]]:
     """The result with every student's schedule keeping every constraint, and the repairs."""
     if not lottery.rules:
         return result, []
-    sections = {s.id: s for s in lottery.sections}
     students = {s.id: s for s in lottery.students}
-    by_student: dict[int, list[Section]] = {}
-    for a in result.assignments:
-        by_student.setdefault(a.student_id, []).append(sections[a.section_id])
     dropped: set[tuple[int, int]] = set()
     repairs = []
-    for student_id, held in sorted(by_student.items()):
+    for student_id, held in schedules(lottery, result.assignments):
         broken = tuple(rule for rule in lottery.rules if rule.broken_by(held))
         if not broken:
             continue
@@ -164,12 +171,8 @@ def without_unneeded(
     asks for it, a lunch section) that no constraint needs: the solver counts such a section for
     no objective, so it may hold one it does not need."""
     students = {s.id: s for s in lottery.students}
-    sections = {s.id: s for s in lottery.sections}
-    by_student: dict[int, list[Section]] = {}
-    for a in assignments:
-        by_student.setdefault(a.student_id, []).append(sections[a.section_id])
     dropped: set[tuple[int, int]] = set()
-    for student_id, held in sorted(by_student.items()):
+    for student_id, held in schedules(lottery, assignments):
         starred = students[student_id].starred if student_id in students else frozenset()
         kept = list(held)
         for section in sorted(held, key=lambda s: s.id):
