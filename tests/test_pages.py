@@ -374,6 +374,33 @@ def test_a_student_signs_in_and_registers_with_the_keyboard_alone(stack, browser
     assert section
 
 
+def test_a_browser_without_the_submitters_name_sends_the_button_pressed(stack, browser):
+    """Safari before 15.4 has no ``event.submitter``: the catalog (one form) must still send
+    the request of the button pressed, not the form's first button (here: drop Astronomy)."""
+    pid, (slot1, slot2) = stack.program(name="Old Browser Splash")
+    (astronomy,) = stack.klass(pid, "Astronomy", [(3, slot1)])
+    (botany,) = stack.klass(pid, "Botany", [(3, slot2)])
+    student, email, headers = stack.account("Sam")
+    stack.complete_profile(pid, student, headers)
+    assert stack.enroll(pid, student, astronomy, headers) == "accepted"
+    me = Person(browser, stack)
+    me.context.add_init_script(
+        "Object.defineProperty(SubmitEvent.prototype, 'submitter', { get() { return null; } });"
+    )
+    me.sign_in(email)
+    page = me.go(f"/programs/{pid}/catalog")
+    assert page.evaluate("() => new SubmitEvent('submit').submitter") is None
+    page.get_by_role("button", name="Add Botany, section 1").click()
+    assert "Enrolled" in me.status("Done|Not")
+    held = httpx.get(
+        f"{stack.url['registration']}/v1/programs/{pid}/students/{student}/sections",
+        params={"verbs": "Enrolled"},
+        headers=stack.admin,
+    ).json()["sections"]
+    assert sorted(s["section_id"] for s in held) == sorted([astronomy, botany])
+    assert not me.errors, me.errors
+
+
 def tab_to(page: object, target: object, limit: int = 400) -> None:
     """Press Tab until ``target`` has the focus; each element passed on the way must show a
     focus indicator (an outline or a shadow), or a keyboard user would be lost."""

@@ -17,7 +17,10 @@ from devstack.pipeline import wait_for_a_lock_wait
 from devstack.tokens import TEST_SIGNER
 from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import (
+    ProgramRow,
+    ProgramStudentRow,
     RegistrationRequestRow,
+    SectionRow,
     StudentRegistrationRow,
     TimeslotOccupancyRow,
     outbox,
@@ -31,7 +34,7 @@ from registration_service.settings import RegistrationSettings
 from registration_service.use_cases import requests
 from registration_service.use_cases.batch_decisions import decide_enrollments
 from registration_service.use_cases.batch_snapshot import QueuedEnroll
-from registration_service.use_cases.decisions import enroll
+from registration_service.use_cases.decisions import drop, enroll, switch
 from registration_service.use_cases.drain import drain_partition
 from registration_service.use_cases.lottery_commits import handle_lottery_event
 from registration_testkit import RUN_STARTS_AT, CatalogBuilder, bearer, lottery_event
@@ -373,6 +376,206 @@ def test_a_lottery_run_drains_in_a_batch_outside_the_window_and_its_revert_undoe
     assert drops == {(1, "accepted", None), (2, "accepted", None), (3, "accepted", None)} | {
         (4, "rejected", "not_registered")
     }
+
+
+def run_then_revert(sessions, program, run):
+    """Run 17's ``run`` committed (drained in its sections' partitions), then its revert queued."""
+    with sessions() as session, session.begin():
+        handle_lottery_event(session, lottery_event(program, run), partitions=PARTITIONS)
+    for partition in {section % PARTITIONS for _, section in run}:
+        drain_partition(sessions, partition, batch_size=10, max_batches=5)
+    with sessions() as session, session.begin():
+        revert = lottery_event(program, run, event_type=LOTTERY_RUN_REVERTED)
+        handle_lottery_event(session, revert, partitions=PARTITIONS)
+
+
+def uncommitted(sessions, decide):
+    """``decide(session)`` written in a transaction left open: (session, its backend pid)."""
+    session = sessions()
+    session.begin()
+    decide(session)
+    return session, session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def drain_while_blocked(engine, sessions, partition, holder, holder_pid):
+    """Drain ``partition`` until it waits on ``holder``'s locks, then commit ``holder``."""
+    drained = {}
+    drainer = threading.Thread(
+        target=lambda: drained.update(
+            result=drain_partition(sessions, partition, batch_size=10, max_batches=5)
+        )
+    )
+    drainer.start()
+    try:
+        wait_for_a_lock_wait(engine, holder_pid, timeout=10)
+    finally:
+        holder.commit()
+        holder.close()
+        drainer.join(timeout=30)
+    return drained["result"]
+
+
+def seat_holders(session, program):
+    """{section: {students holding a seat}} and {section: its enrolled_count}."""
+    held: dict[int, set[int]] = {}
+    rows = session.execute(
+        select(StudentRegistrationRow.section_id, StudentRegistrationRow.student_id).where(
+            StudentRegistrationRow.program_id == program,
+            StudentRegistrationRow.holds_seat.is_(True),
+        )
+    )
+    for section, student in rows:
+        held.setdefault(section, set()).add(student)
+    counts = dict(
+        session.execute(
+            select(SectionRow.id, SectionRow.enrolled_count).where(SectionRow.program_id == program)
+        ).all()
+    )
+    return held, counts
+
+
+def test_a_revert_batch_never_frees_again_a_seat_a_concurrent_switch_freed(pg):
+    """Run 17 seated students 1 and 2 in section A; student 3 took its third seat alone. While
+    student 1's switch from A to D is uncommitted, the revert's batch for A reads student 1's
+    seat as held, then waits on it. Once the switch commits, the batch must not free that seat a
+    second time (A would count one seat for student 3 and take a fourth student): refused, it
+    reads again and drops only student 2."""
+    _url, engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        slot = build.timeslot(program)
+        a, d = build.sections_of_one_class(program, [[slot], [slot]], capacity=3)
+        for student in (1, 2, 3):
+            build.complete_profile(program, student)
+        assert enroll(session, student_id=3, section_id=a).decision.accepted
+    run_then_revert(sessions, program, [(1, a), (2, a)])
+    switching, pid = uncommitted(
+        sessions,
+        lambda s: switch(s, student_id=1, from_section_id=a, to_section_id=d).decision.accepted,
+    )
+    drained = drain_while_blocked(engine, sessions, a % PARTITIONS, switching, pid)
+    assert drained.decided == 2
+    with sessions() as session:
+        held, counts = seat_holders(session, program)
+        drops = {
+            (payload["student_id"], payload["status"], payload["reason"])
+            for payload in outcome_payloads(session)
+            if payload["origin"] == "lottery-revert:17"
+        }
+    assert held == {a: {3}, d: {1}} and (counts[a], counts[d]) == (1, 1)
+    assert drops == {(1, "rejected", "not_registered"), (2, "accepted", None)}
+
+
+def test_a_drop_that_waited_on_a_switch_of_its_seat_frees_the_seat_once(pg):
+    """The one-request path in the same race: student 1's drop of A reads the seat as held,
+    then waits on the uncommitted switch from A to D that ends it. The drop decides again, finds
+    nothing to drop, and A keeps its count true for student 3."""
+    _url, engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        slot = build.timeslot(program)
+        a, d = build.sections_of_one_class(program, [[slot], [slot]], capacity=3)
+        for student in (1, 3):
+            build.complete_profile(program, student)
+            assert enroll(session, student_id=student, section_id=a).decision.accepted
+    switching, pid = uncommitted(
+        sessions,
+        lambda s: switch(s, student_id=1, from_section_id=a, to_section_id=d).decision.accepted,
+    )
+    decided = {}
+
+    def drop_a() -> None:
+        with sessions() as session, session.begin():
+            decided["reason"] = drop(session, student_id=1, section_id=a).decision.reason
+
+    dropping = threading.Thread(target=drop_a)
+    dropping.start()
+    try:
+        wait_for_a_lock_wait(engine, pid, timeout=10)
+    finally:
+        switching.commit()
+        switching.close()
+        dropping.join(timeout=30)
+    with sessions() as session:
+        held, counts = seat_holders(session, program)
+    assert decided == {"reason": "not_registered"}
+    assert held == {a: {3}, d: {1}} and (counts[a], counts[d]) == (1, 1)
+
+
+def test_a_student_promoted_while_a_revert_drops_their_other_seat_stays_in_the_program(pg):
+    """Run 17 seated student 1 in section C, their only seat; they wait in line for A, which
+    student 2 holds. Student 2 drops A and the seat goes to student 1, uncommitted, while the
+    revert drops student 1's seat in C in the other partition. The revert must wait for the
+    promotion and then keep student 1 in the program: a member, counted once."""
+    _url, engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        c = build.section(program, [build.timeslot(program, 0)], capacity=5)
+        later = build.timeslot(program, 2)
+        a = build.section(program, [later], capacity=1)
+        if a % PARTITIONS == c % PARTITIONS:
+            a = build.section(program, [later], capacity=1)
+        for student in (1, 2):
+            build.complete_profile(program, student)
+        assert enroll(session, student_id=2, section_id=a).decision.accepted
+        waiting = enroll(session, student_id=1, section_id=a, waitlist=True)
+        assert waiting.decision.verb == "Waitlisted"
+    run_then_revert(sessions, program, [(1, c)])
+    dropping, pid = uncommitted(
+        sessions,
+        lambda s: drop(s, student_id=2, section_id=a).promoted_student_ids == (1,),
+    )
+    drained = drain_while_blocked(engine, sessions, c % PARTITIONS, dropping, pid)
+    assert drained.decided == 1
+    with sessions() as session:
+        held, counts = seat_holders(session, program)
+        members = set(
+            session.scalars(
+                select(ProgramStudentRow.student_id).where(ProgramStudentRow.program_id == program)
+            )
+        )
+        head_count = session.scalar(
+            select(ProgramRow.student_count).where(ProgramRow.id == program)
+        )
+    assert held == {a: {1}} and counts[a] == 1 and counts[c] == 0
+    assert members == {1} and head_count == 1
+
+
+def test_promotions_in_a_revert_batch_each_name_the_drop_that_freed_their_seat(pg):
+    """Run 17 seated students 1 and 2 in A (two seats); 3 and 4 wait in line. The revert's batch
+    frees both seats: 3 takes the one student 1 left, 4 the one student 2 left, and each
+    promotion names its own drop."""
+    _url, _engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        a = build.section(program, [build.timeslot(program)], capacity=2)
+        for student in (1, 2, 3, 4):
+            build.complete_profile(program, student)
+    run_then_revert(sessions, program, [(1, a), (2, a)])
+    with sessions() as session, session.begin():
+        for student in (3, 4):
+            assert enroll(session, student_id=student, section_id=a, waitlist=True).decision.verb
+    drained = drain_partition(sessions, a % PARTITIONS, batch_size=10, max_batches=5)
+    assert (drained.decided, drained.fallbacks) == (2, 0)
+    with sessions() as session:
+        drops = {
+            payload["student_id"]: payload["id"]
+            for payload in outcome_payloads(session)
+            if payload["origin"] == "lottery-revert:17"
+        }
+        query = select(outbox.c.body).where(
+            outbox.c.stream == OUTCOMES_STREAM,
+            outbox.c.event_type == "registration.waitlist.promoted.v1",
+        )
+        promoted = [json.loads(body)["payload"] for body in session.scalars(query)]
+        held, _ = seat_holders(session, program)
+    assert held == {a: {3, 4}}
+    freed_by = {p["student_id"]: p["freed_by_request_id"] for p in promoted}
+    assert freed_by == {3: drops[1], 4: drops[2]}
 
 
 def active_starts(session, section):

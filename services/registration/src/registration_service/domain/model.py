@@ -12,6 +12,12 @@ ENROLLED = "Enrolled"
 WAITLISTED = "Waitlisted"
 PRIORITY_PREFIX = "Priority/"
 STUDENT_CATEGORY = "student"
+DROPPED_VERBS = (ENROLLED, WAITLISTED)  # and every Priority/N: what a drop ends
+
+
+def ended_by_drop(verb: str) -> bool:
+    """A seat, a place in line and a lottery choice all end with a drop."""
+    return verb in DROPPED_VERBS or verb.startswith(PRIORITY_PREFIX)
 
 
 class Action(StrEnum):

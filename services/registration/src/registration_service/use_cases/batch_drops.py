@@ -9,11 +9,14 @@ are the writes, done for the whole batch with a handful of statements:
 1. the batch's students' places in their programs are locked first, in ascending order (the
    order every decision path takes them in), so a drop in another partition of a student's
    other seat waits for this batch and then sees what it freed;
-2. the registrations are expired, their timeslots released and their seats freed;
-3. a student left with no seat leaves the program, and the program's head count moves once,
-   last (the one row every partition shares is held only to commit);
-4. each freed seat goes to its section's waitlist, first come first served, by the same
-   promotion the one-request path runs.
+2. the registrations are expired (each only in the state the batch read: one a concurrent switch
+   ended meanwhile refuses the batch, which is then decided a request at a time), their
+   timeslots released and their seats freed;
+3. each freed seat goes to its section's waitlist, first come first served, by the same
+   promotion the one-request path runs, naming the drop that freed it;
+4. a student left with no seat leaves the program, and the program's head count moves once,
+   last (the row every partition shares is held from there to commit, unless a promotion
+   joined a student to the program before).
 
 A student's own drop is not batched: it is bound by the registration window and by the schedule
 constraints (a drop may not leave a schedule that breaks one), which the one-request path checks.
@@ -40,7 +43,7 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     TimeslotOccupancyRow,
 )
-from registration_service.domain.model import ENROLLED, PRIORITY_PREFIX, WAITLISTED, Action
+from registration_service.domain.model import Action, ended_by_drop
 from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import Decision
 from registration_service.use_cases.batch_decisions import (
@@ -106,7 +109,11 @@ HELD = (
 )
 EXPIRE = (
     update(StudentRegistrationRow.__table__)
-    .where(_registrations.id == bindparam("b_id"), _registrations.active.is_(True))
+    .where(
+        _registrations.id == bindparam("b_id"),
+        _registrations.active.is_(True),
+        _registrations.holds_seat == bindparam("b_seat"),
+    )
     .values(active=False, holds_seat=False, end_date=bindparam("b_when"))
 )
 _occupancies = TimeslotOccupancyRow.__table__.c
@@ -142,11 +149,6 @@ UNCOUNT = (
 )
 
 
-def _dropped_by(verb: str) -> bool:
-    """The verbs a drop ends (a place in line and a lottery choice, as well as a seat)."""
-    return verb in (ENROLLED, WAITLISTED) or verb.startswith(PRIORITY_PREFIX)
-
-
 def decide_drops(session: Session, batch: list[QueuedDrop], when: datetime) -> list[DecidedRequest]:
     """Decide every drop in ``batch`` (in order) and write the outcomes, their events and the
     promotions. Raises :class:`BatchRefused` when the database is other than read (the
@@ -157,37 +159,33 @@ def decide_drops(session: Session, batch: list[QueuedDrop], when: datetime) -> l
     pairs = sorted({(d.student_id, d.section_id) for d in batch})
     held: dict[tuple[int, int], list] = {}
     for row in run(HELD, {"pairs": pairs}):
-        if _dropped_by(row.name):
+        if ended_by_drop(row.name):
             held.setdefault((row.student_id, row.section_id), []).append(row)
     decided: list[DecidedRequest] = []
-    expired: list[int] = []
+    expired: list[dict[str, Any]] = []
     seated: list[int] = []
-    freed: Counter[int] = Counter()
+    freed: dict[int, list[QueuedDrop]] = {}  # section -> the drop behind each seat it freed
     losing: set[tuple[int, int]] = set()
-    freed_by: dict[int, QueuedDrop] = {}  # section -> the last drop that freed a seat in it
     for drop in batch:
-        mine = [
-            r
-            for r in held.pop((drop.student_id, drop.section_id), [])
-            if drop.starts_at is None or r.start_date == drop.starts_at
-        ]
+        key = (drop.student_id, drop.section_id)
+        mine = [r for r in held.get(key, []) if drop.starts_at in (None, r.start_date)]
+        held[key] = [r for r in held.get(key, []) if r not in mine]  # a later drop sees the rest
         if not mine:
             decision = Decision.reject(Reason.NOT_REGISTERED)
         else:
             decision = Decision(accepted=True, verb=mine[0].name)
-            expired += [r.id for r in mine]
+            expired += [{"b_id": r.id, "b_seat": r.holds_seat, "b_when": when} for r in mine]
             for registration in mine:
                 if registration.holds_seat:
                     seated.append(registration.id)
-                    freed[drop.section_id] += 1
+                    freed.setdefault(drop.section_id, []).append(drop)
                     losing.add((drop.program_id, drop.student_id))
-                    freed_by[drop.section_id] = drop
         decided.append(DecidedRequest.of(drop, Action.DROP, decision, when))
-    if expired:
-        run(EXPIRE, [{"b_id": rid, "b_when": when} for rid in expired])
+    if expired and run(EXPIRE, expired).rowcount != len(expired):
+        raise BatchRefused("a registration was ended elsewhere meanwhile")
     if seated:
         run(RELEASE, [{"b_id": rid, "b_when": when} for rid in seated])
-        rows = [{"b_id": sid, "b_seats": n} for sid, n in sorted(freed.items())]
+        rows = [{"b_id": sid, "b_seats": len(drops)} for sid, drops in sorted(freed.items())]
         if run(FREE_SEATS, rows).rowcount != len(rows):
             raise BatchRefused("a section's seats changed under the batch of drops")
     if run(RECORD_DECISION, [d.bind() for d in decided]).rowcount != len(decided):
@@ -198,16 +196,17 @@ def decide_drops(session: Session, batch: list[QueuedDrop], when: datetime) -> l
         cid = outcome.correlation_id or NO_CORRELATION  # the request's, not the worker's
         rows += outbox_rows(streams, events.outcome_decided.event(outcome, correlation_id=cid))
     run(OUTBOX_INSERT, rows)
+    for _, drops in sorted(freed.items()):
+        _promote(session, drops, when)
     _leave_if_seatless(session, losing)
-    for section_id, seats in sorted(freed.items()):
-        _promote(session, freed_by[section_id], seats, when)
     return decided
 
 
 def _leave_if_seatless(session: Session, losing: set[tuple[int, int]]) -> None:
-    """The students left with no seat leave their programs; each program's head count moves
-    once, last (their places were locked at the batch's start, so a drop of a student's other
-    seat in another partition either committed before, and is seen here, or waits)."""
+    """The students left with no seat (their promotions counted) leave their programs; each
+    program's head count moves once, last (their places were locked at the batch's start, so a
+    drop of a student's other seat in another partition either committed before, and is seen
+    here, or waits)."""
     if not losing:
         return
     run = session.connection().execute
@@ -224,13 +223,11 @@ def _leave_if_seatless(session: Session, losing: set[tuple[int, int]]) -> None:
             raise BatchRefused("the program's head count is other than its members")
 
 
-def _promote(session: Session, drop: QueuedDrop, seats: int, when: datetime) -> None:
-    """Up to ``seats`` waitlisted students of the drop's section into the seats it freed."""
-    promoted: list[int] = []
-    for _ in range(seats):
+def _promote(session: Session, drops: list[QueuedDrop], when: datetime) -> None:
+    """Each seat the drops freed in their section to its waitlist's next student, the
+    promotion naming the drop that freed the seat."""
+    for drop in drops:
         moved = promote_waitlist(session, drop.program_id, drop.section_id, when)
         if not moved:
-            break
-        promoted.extend(moved)
-    if promoted:
-        stage_promotions(session, drop.program_id, drop.section_id, promoted, when, freed_by=drop)
+            return  # no one (left) in line who may take it
+        stage_promotions(session, drop.program_id, drop.section_id, moved, when, freed_by=drop)

@@ -2,8 +2,8 @@
 
 A decision runs in a savepoint. A rejection found while writing (the last seat went to a
 concurrent decision) rolls the savepoint back; a unique index refusing a write (a concurrent
-decision for the same student won) rolls it back and the decision runs again, now seeing the
-winner's committed rows.
+decision for the same student won), or a registration it read ended meanwhile, rolls it back and
+the decision runs again, now seeing the winner's committed rows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from registration_service.adapters.models import RegistrationTypeRow, StudentRegistrationRow
-from registration_service.domain.model import ENROLLED, PRIORITY_PREFIX, WAITLISTED
+from registration_service.domain.model import DROPPED_VERBS, ENROLLED, PRIORITY_PREFIX, WAITLISTED
 from registration_service.domain.reasons import Reason
 from registration_service.domain.rules import (
     Decision,
@@ -52,6 +52,10 @@ class _Rejected(Exception):
         self.outcome = Outcome(Decision.reject(reason))
 
 
+class _SectionFilled(Exception):
+    """The section's last seat went to a concurrent decision."""
+
+
 def _decide(session: Session, attempt: Callable[[], Outcome]) -> Outcome:
     for _ in range(ATTEMPTS):
         try:
@@ -60,6 +64,9 @@ def _decide(session: Session, attempt: Callable[[], Outcome]) -> Outcome:
         except _Rejected as rejected:
             return rejected.outcome
         except IntegrityError:
+            continue
+        except seats.RegistrationChanged as changed:
+            session.expire(changed.registration)  # read again, as committed, next time
             continue
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
@@ -187,10 +194,9 @@ def drop(
         if constrained:  # the locks an enroll takes, in its order, before the schedule is read
             seats.lock_membership(session, program_id, student_id)
             lock_schedules(session, [student_id])
-        verbs = (ENROLLED, WAITLISTED)
         # A choice made while the program used priorities can be dropped after it stops.
         held = _active_registrations(
-            session, student_id, section_id, verbs, starts_at, priorities=True
+            session, student_id, section_id, DROPPED_VERBS, starts_at, priorities=True
         )
         remaining = None
         if constrained and any(registration.holds_seat for registration in held):
@@ -264,28 +270,39 @@ def promote_waitlist(
             RegistrationTypeRow.name == WAITLISTED,
         )
         .order_by(StudentRegistrationRow.created_at, StudentRegistrationRow.id)
+        .execution_options(populate_existing=True)
     ).all()
     program = load_program(session, program_id)
     for registration in waiting:
         section = load_section(session, section_id)
         if section.is_full:
             break
+        # The student's place first (as an enroll takes it): a drop of their last seat elsewhere
+        # then waits, and sees this one, or has committed, and this promotion joins them again.
+        seats.lock_membership(session, program_id, registration.student_id)
         if program.constraints:
             lock_schedules(session, [registration.student_id])
         student = load_student(session, program_id, registration.student_id)
         if not check_enroll(program, section, student, when).accepted:
             continue  # this student can no longer take the seat; the next one may
-        if not seats.take_seat(session, section_id):
+        try:
+            with session.begin_nested():  # this student's writes, or none of them
+                seats.expire_registration(session, registration, when)  # still in line?
+                if not seats.take_seat(session, section_id):
+                    raise _SectionFilled
+                if not student.in_program and not seats.join_program(
+                    session, program_id, registration.student_id
+                ):
+                    raise _Rejected(Reason.PROGRAM_FULL)
+                seats.add_registration(
+                    session, program_id, registration.student_id, section, ENROLLED, when
+                )
+        except _SectionFilled:
+            session.expire(registration)
             break
-        if not student.in_program and not seats.join_program(
-            session, program_id, registration.student_id
-        ):
-            seats.free_seat(session, section_id)
+        except (_Rejected, seats.RegistrationChanged):  # they cannot, or left the line: next
+            session.expire(registration)
             continue
-        seats.expire_registration(session, registration, when)
-        seats.add_registration(
-            session, program_id, registration.student_id, section, ENROLLED, when
-        )
         return (registration.student_id,)
     return ()
 

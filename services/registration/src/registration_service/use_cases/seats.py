@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registration_service.adapters.models import (
     ProgramRow,
@@ -143,15 +144,38 @@ def add_registration(
     return registration
 
 
+class RegistrationChanged(Exception):
+    """A registration the decision read was ended (or moved) by a concurrent decision since:
+    the decision runs again, now seeing it."""
+
+    def __init__(self, registration: StudentRegistrationRow) -> None:
+        super().__init__(registration.id)
+        self.registration = registration
+
+
 def expire_registration(
     session: Session, registration: StudentRegistrationRow, when: datetime
 ) -> bool:
-    """End a registration at ``when`` (kept as history); True when it gave up a seat."""
-    registration.end_date = when
-    registration.active = False
+    """End a registration at ``when`` (kept as history); True when it gave up a seat.
+
+    The UPDATE names the state the decision read (active, and holding a seat or not), so a
+    registration a concurrent switch or revert already ended is not ended, and its seat not
+    freed, a second time: :class:`RegistrationChanged` is raised instead."""
     held_seat = registration.holds_seat
-    registration.holds_seat = False
-    session.flush()
+    ended = session.execute(
+        update(StudentRegistrationRow)
+        .where(
+            StudentRegistrationRow.id == registration.id,
+            StudentRegistrationRow.active.is_(True),
+            StudentRegistrationRow.holds_seat.is_(held_seat),
+        )
+        .values(active=False, holds_seat=False, end_date=when)
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise RegistrationChanged(registration)
+    for name, value in (("active", False), ("holds_seat", False), ("end_date", when)):
+        set_committed_value(registration, name, value)  # as written, without a second UPDATE
     if held_seat:
         session.execute(
             update(TimeslotOccupancyRow)

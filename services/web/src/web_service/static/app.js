@@ -42,10 +42,17 @@ function requestForms(room) {
   // The catalog is one form around every button; the schedule, a form per button. Either way
   // the button pressed says what is asked ("enroll 12"), and its section shows the answer.
   for (const form of document.querySelectorAll("form[data-request]")) {
+    // A browser without event.submitter (Safari before 15.4) still says which button by the
+    // click (a key press on a button clicks it too); knowing none, the page posts the form.
+    let clicked = null;
+    form.addEventListener("click", (event) => {
+      clicked = event.target.closest("button[name=do]") || clicked;
+    });
     form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const button = event.submitter || form.querySelector("button[name=do]");
+      const button = event.submitter || clicked;
+      clicked = null;
       if (!button || button.name !== "do") return;
+      event.preventDefault();
       const sectionId = button.dataset.section;
       const body = new FormData(form);
       body.set("do", button.value);
