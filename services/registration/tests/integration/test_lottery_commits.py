@@ -19,7 +19,12 @@ from registration_service.adapters.models import (
     StudentRegistrationRow,
     outbox,
 )
-from registration_service.events import LOTTERY_RUN_REVERTED, LOTTERY_STREAM, OUTCOME_DECIDED
+from registration_service.events import (
+    LOTTERY_RUN_REVERTED,
+    LOTTERY_STREAM,
+    OUTCOME_DECIDED,
+    OUTCOMES_STREAM,
+)
 from registration_service.messaging import Doorbells, decision_queue, doorbell_key, make_celery
 from registration_service.settings import RegistrationSettings
 from registration_service.use_cases import requests
@@ -112,7 +117,19 @@ def test_assignments_outside_the_program_are_skipped_and_the_others_stored(
     with caplog.at_level(logging.WARNING):
         assert handle(session, event) == {a % PARTITIONS}
     assert [(r.student_id, r.section_id) for r in stored(session)] == [(2, a)]
-    assert "skipped 2 assignments" in caplog.text
+    assert "answered 2 assignments" in caplog.text
+    # Answered at once, so the lottery never waits for them: on the outcomes stream only.
+    staged = session.execute(
+        select(outbox.c.stream, outbox.c.body).where(outbox.c.event_type == OUTCOME_DECIDED)
+    ).all()
+    answers = {
+        (stream, p["student_id"], p["section_id"], p["status"], p["reason"], p["origin"])
+        for stream, p in ((stream, json.loads(body)["payload"]) for stream, body in staged)
+    }
+    assert answers == {
+        (OUTCOMES_STREAM, 1, foreign, "rejected", "section_removed", "lottery-run:17"),
+        (OUTCOMES_STREAM, 3, 999_999, "rejected", "section_removed", "lottery-run:17"),
+    }
 
 
 def test_an_event_of_an_unknown_program_stores_nothing(session, two_sections):

@@ -13,26 +13,33 @@ idempotency keys (``lottery-run-<run>-section-<section>``, ``lottery-revert-<run
 <section>``, per student) make a part published again harmless, even under a new event id. So a
 run committed again after its revert needs a new run id.
 
-An assignment whose section is unknown or belongs to another program is skipped, with a warning
-logged: storing it would seat the student under the wrong program, and skipping it never holds
-up the other assignments. The lottery learns no outcome for it.
+An assignment whose section is unknown or belongs to another program (removed since the run, or
+a part sent to the wrong program) is not stored: it would seat the student under the wrong
+program. It is answered at once instead, with a warning logged: a ``section_removed`` rejection
+on ``registration.outcomes`` (not on the student's stream: they asked nothing), so the lottery
+counts it decided, and a run, or its second wave, is never left waiting for it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.background import read_unapplied
 from servicekit.events import Event
-from servicekit.logging_setup import sane_request_id
+from servicekit.logging_setup import NO_CORRELATION, sane_request_id
+from servicekit.outbox import add_to_outbox
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration_service import events
-from registration_service.adapters.models import ProcessedEventRow, SectionRow
+from registration_service.adapters.models import ProcessedEventRow, SectionRow, outbox
 from registration_service.domain.model import Action
+from registration_service.domain.reasons import Reason
+from registration_service.domain.rules import Decision
+from registration_service.use_cases.outcomes import outcome_fields
 from registration_service.use_cases.requests import (
     IdempotencyKeyReused,
     NewRequest,
@@ -92,14 +99,15 @@ def lottery_requests(
     skipped = [pair for pair in wanted if pair[1] not in known]
     if skipped:
         log.warning(
-            "lottery %s %d: skipped %d assignments (student, section) whose section is not in"
-            " program %d: %s",
+            "lottery %s %d: answered %d assignments (student, section) whose section is not in"
+            " program %d as section_removed: %s",
             kind,
             run_id,
             len(skipped),
             program_id,
             skipped[:20],
         )
+        _reject_unknown(session, payload, skipped, committed=committed, cid=correlation_id)
     return [
         NewRequest(
             program_id=program_id,
@@ -114,3 +122,34 @@ def lottery_requests(
         for student_id, section_id in wanted
         if section_id in known
     ]
+
+
+def _reject_unknown(
+    session: Session,
+    payload: Mapping[str, Any],
+    skipped: list[tuple[int, int]],
+    *,
+    committed: bool,
+    cid: str | None,
+) -> None:
+    """A ``section_removed`` outcome for each assignment not stored, on the outcomes stream.
+    Its id is the request's idempotency key with the student: the same each time the part is
+    published again (the lottery records an outcome only while it is pending)."""
+    kind = "run" if committed else "revert"
+    run_id, program_id = payload["run_id"], payload["program_id"]
+    fields = outcome_fields(Decision.reject(Reason.SECTION_REMOVED))
+    now = datetime.now(UTC)
+    for student_id, section_id in skipped:
+        outcome = {
+            "id": f"lottery-{kind}-{run_id}-section-{section_id}-student-{student_id}",
+            "program_id": program_id,
+            "student_id": student_id,
+            "action": Action.ENROLL if committed else Action.DROP,
+            "section_id": section_id,
+            "from_section_id": None,
+            "decided_at": now,
+            "origin": f"lottery-{kind}:{run_id}",
+            **fields,
+        }
+        event = events.outcome_decided.event(outcome, correlation_id=cid or NO_CORRELATION)
+        add_to_outbox(session, outbox, events.OUTCOMES_STREAM, event)
