@@ -331,3 +331,20 @@ def test_a_generated_program_is_near_its_lp_bounds_within_the_time_limit():
     assert students == math.floor(bounds["students_with_classes"] + 1e-6)
     kept = bounds["seats_filled_keeping"]
     assert 0.99 * kept <= seats <= kept + 1e-6 <= bounds["seats_filled"] + 2e-6
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_stages_solved_in_blocks_keep_every_rule_and_the_higher_objectives(seed):
+    """The decomposition a 10,000-student program takes, forced on a small one: blocks of 60
+    students, the rest fixed. The stages before the seats are solved whole, so first choices
+    and students placed are the same; the seats come close to the whole solve's."""
+    lottery = generate(300, 45, 6, seed)
+    whole = optimise(lottery)
+    blocks = optimise(lottery, blocks_above=0, block_students=60)
+    assert violations(lottery, blocks) == []
+    (w_first, w_students, w_seats, *_), (b_first, b_students, b_seats, *_) = (
+        score(lottery, placed(result)) for result in (whole, blocks)
+    )
+    assert (b_first, b_students) == (w_first, w_students)
+    assert b_seats >= 0.97 * w_seats
+    assert not blocks.solver.optimal  # no bound for a stage solved in blocks
