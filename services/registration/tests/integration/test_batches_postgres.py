@@ -397,22 +397,28 @@ def uncommitted(sessions, decide):
     return session, session.execute(text("SELECT pg_backend_pid()")).scalar_one()
 
 
-def drain_while_blocked(engine, sessions, partition, holder, holder_pid):
-    """Drain ``partition`` until it waits on ``holder``'s locks, then commit ``holder``."""
-    drained = {}
-    drainer = threading.Thread(
-        target=lambda: drained.update(
-            result=drain_partition(sessions, partition, batch_size=10, max_batches=5)
-        )
-    )
-    drainer.start()
+def while_blocked(engine, holder, holder_pid, work):
+    """Run ``work`` in a thread until it waits on ``holder``'s locks, then commit ``holder``;
+    what ``work`` returned."""
+    done = {}
+    worker = threading.Thread(target=lambda: done.update(result=work()))
+    worker.start()
     try:
         wait_for_a_lock_wait(engine, holder_pid, timeout=10)
     finally:
         holder.commit()
         holder.close()
-        drainer.join(timeout=30)
-    return drained["result"]
+        worker.join(timeout=30)
+    return done["result"]
+
+
+def drain_while_blocked(engine, sessions, partition, holder, holder_pid):
+    """Drain ``partition`` until it waits on ``holder``'s locks, then commit ``holder``."""
+
+    def drain():
+        return drain_partition(sessions, partition, batch_size=10, max_batches=5)
+
+    return while_blocked(engine, holder, holder_pid, drain)
 
 
 def seat_holders(session, program):
@@ -484,23 +490,15 @@ def test_a_drop_that_waited_on_a_switch_of_its_seat_frees_the_seat_once(pg):
         sessions,
         lambda s: switch(s, student_id=1, from_section_id=a, to_section_id=d).decision.accepted,
     )
-    decided = {}
 
-    def drop_a() -> None:
+    def drop_a():
         with sessions() as session, session.begin():
-            decided["reason"] = drop(session, student_id=1, section_id=a).decision.reason
+            return drop(session, student_id=1, section_id=a).decision.reason
 
-    dropping = threading.Thread(target=drop_a)
-    dropping.start()
-    try:
-        wait_for_a_lock_wait(engine, pid, timeout=10)
-    finally:
-        switching.commit()
-        switching.close()
-        dropping.join(timeout=30)
+    reason = while_blocked(engine, switching, pid, drop_a)
     with sessions() as session:
         held, counts = seat_holders(session, program)
-    assert decided == {"reason": "not_registered"}
+    assert reason == "not_registered"
     assert held == {a: {3}, d: {1}} and (counts[a], counts[d]) == (1, 1)
 
 
