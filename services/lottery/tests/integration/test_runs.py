@@ -156,7 +156,6 @@ def test_commit_stages_the_assignments_once_and_outcomes_finish_it(sessions, pro
         "accepted": 4,
         "rejected": 1,
         "pending": 0,
-        "released": 0,
         "reasons": {"time_conflict": 1},
     }
 
@@ -317,36 +316,3 @@ def test_a_lunch_program_is_committed_lunch_first(catalog, sessions):
     with sessions() as session:
         run = runs.get_run(session, run_id)
     assert run.status == "committed" and run.stats["commit"]["accepted"] == 6
-
-
-def test_a_lunch_left_unneeded_by_a_refused_class_is_dropped_again(catalog, sessions):
-    """Registration refuses student 2's class after lunch (its seats went meanwhile): their
-    lunch section is needed by no rule then, so the commit drops it again before it ends, and
-    a later revert leaves it alone."""
-    run_id, early, late, lunch = lunch_program(catalog, sessions)
-    origin = events.run_origin(run_id)
-    with sessions.begin() as session:
-        commits.commit_run(session, run_id)
-        commits.apply_outcomes(session, [outcome(origin, s, lunch) for s in (1, 2)])
-        second = [outcome(origin, s, c) for s in (1, 2) for c in (early, late)]
-        second[-1] = outcome(origin, 2, late, "rejected", "section_full")
-        commits.apply_outcomes(session, second)
-    (release,) = staged(sessions, events.RUN_REVERTED)
-    assert [(a["student_id"], a["section_id"]) for a in release["assignments"]] == [(2, lunch)]
-    with sessions() as session:
-        assert runs.get_run(session, run_id).status == "committing"  # until the drop is decided
-    with sessions.begin() as session:
-        dropped = outcome(events.revert_origin(run_id), 2, lunch)
-        commits.apply_outcomes(session, [dropped])
-    with sessions() as session:
-        run = runs.get_run(session, run_id)
-    assert run.status == "committed"
-    summary = run.stats["commit"]
-    assert (summary["accepted"], summary["rejected"], summary["released"]) == (4, 1, 1)
-    assert summary["reasons"] == {"section_full": 1}
-    with sessions.begin() as session:
-        commits.revert_run(session, run_id)
-    _, revert = staged(sessions, events.RUN_REVERTED)
-    assert sorted((a["student_id"], a["section_id"]) for a in revert["assignments"]) == sorted(
-        [(1, early), (1, late), (1, lunch), (2, early)]
-    )

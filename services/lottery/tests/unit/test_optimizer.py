@@ -348,3 +348,22 @@ def test_stages_solved_in_blocks_keep_every_rule_and_the_higher_objectives(seed)
     assert (b_first, b_students) == (w_first, w_students)
     assert b_seats >= 0.97 * w_seats
     assert not blocks.solver.optimal  # no bound for a stage solved in blocks
+
+
+def test_a_program_without_ranked_choices_is_solved_in_blocks_too():
+    """Without priorities the stages are "students with a class" and "seats" (no "seats_kept"):
+    the seats stage is still the one the blocks take over."""
+    from dataclasses import replace
+
+    ranked = generate(200, 30, 5, 3)
+    lottery = replace(
+        ranked,
+        students=tuple(replace(s, stars=s.starred, priorities={}) for s in ranked.students),
+    )
+    whole = optimise(lottery)
+    blocks = optimise(lottery, blocks_above=0, block_students=50)
+    assert violations(lottery, blocks) == []
+    assert not blocks.solver.optimal  # the seats stage ran in blocks (no bound for it)
+    students = [len({a.student_id for a in r.assignments}) for r in (whole, blocks)]
+    assert students[0] == students[1]
+    assert len(blocks.assignments) >= 0.97 * len(whole.assignments)

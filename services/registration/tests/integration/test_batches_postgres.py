@@ -576,6 +576,39 @@ def test_promotions_in_a_revert_batch_each_name_the_drop_that_freed_their_seat(p
     assert freed_by == {3: drops[1], 4: drops[2]}
 
 
+def test_a_revert_batch_makes_room_in_a_full_program_before_it_promotes(pg):
+    """Student capacity 2. Run 17 seated student 1 in A (their only seat); student 3 joined A's
+    line while the program had room; then student 2 took its last place. The revert drops
+    student 1, who leaves the program, so student 3, next in line but not yet a member, takes
+    the seat and the place."""
+    _url, _engine, sessions = pg
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program(student_capacity=2)
+        a = build.section(program, [build.timeslot(program, 0)], capacity=1)
+        b = build.section(program, [build.timeslot(program, 2)], capacity=5)
+        for student in (1, 2, 3):
+            build.complete_profile(program, student)
+    with sessions() as session, session.begin():
+        handle_lottery_event(session, lottery_event(program, [(1, a)]), partitions=PARTITIONS)
+    drain_partition(sessions, a % PARTITIONS, batch_size=10, max_batches=5)
+    with sessions() as session, session.begin():
+        assert enroll(session, student_id=3, section_id=a, waitlist=True).decision.verb == (
+            "Waitlisted"
+        )
+        assert enroll(session, student_id=2, section_id=b).decision.accepted
+        revert = lottery_event(program, [(1, a)], event_type=LOTTERY_RUN_REVERTED)
+        handle_lottery_event(session, revert, partitions=PARTITIONS)
+    drained = drain_partition(sessions, a % PARTITIONS, batch_size=10, max_batches=5)
+    assert (drained.decided, drained.fallbacks) == (1, 0)
+    with sessions() as session:
+        held, _ = seat_holders(session, program)
+        head_count = session.scalar(
+            select(ProgramRow.student_count).where(ProgramRow.id == program)
+        )
+    assert held == {a: {3}, b: {2}} and head_count == 2
+
+
 def active_starts(session, section):
     """{student: start_date} of the section's active registrations."""
     rows = session.execute(

@@ -125,6 +125,3 @@ class CommitOutcome(StrEnum):
     # Not sent yet: sent once the sections the constraints ask for (lunch) are decided, so
     # that registration, judging each enrollment against the schedule it makes, sees them.
     WAITING = "waiting"
-    # Accepted, then dropped again at the commit's end: a section the constraints asked for
-    # (lunch) that no rule needs once one of the student's other classes was refused.
-    RELEASED = "released"

@@ -81,6 +81,8 @@ FloatArray = npt.NDArray[np.float64]
 # it, so a solution one short (of seats, of priorities met) can never pass as optimal.
 _TIE_BREAK_TOTAL = 0.5
 _TIED_ABS_GAP = 0.49
+# A blocked last stage adds the ranks' tie-break (under 0.25) to its own (under 0.5).
+_RANKED_ABS_GAP = 0.24
 # A stage without tie-breaks has an integral objective: a gap under 1 proves optimality.
 _INTEGRAL_ABS_GAP = 0.5
 # Seconds kept back from a stage's full integer program: a margin, plus per later stage twice
@@ -440,7 +442,8 @@ def optimise(
         return time_limit - finish - (time.monotonic() - started)
 
     names = [name for name, _ in model.stages]
-    blocked_from = names.index(_SEATS_KEPT) if _SEATS_KEPT in names else len(names)
+    # From the first seats stage on (a program without lower ranks has no "seats_kept" stage).
+    blocked_from = next((i for i, n_ in enumerate(names) if n_ in _SEATS_STAGES), len(names))
     for k, (name, objective) in enumerate(model.stages):
         last = k == len(model.stages) - 1
         stage_started = time.monotonic()
@@ -453,11 +456,15 @@ def optimise(
             continue  # in blocks a rank stage's LP outlasts its share: the ranks break ties
         if blocked and best is not None:
             # Too large for the whole LP in time: the stage in blocks of students (see _in_blocks).
-            if last:
+            abs_gap = None
+            if last:  # the ranks' tie-break with the stage's own: under 0.75, so a gap under 0.25
                 cost = cost + _ranks_tie_break(model)
+                abs_gap = _RANKED_ABS_GAP
             later = [n_ for n_ in names[k + 1 :] if not n_.startswith("priority_")]
             share = left() / (1 + len(later))
-            best = _in_blocks(lp, mip, model, cost, best, tied, share, block_students, shift=k)
+            best = _in_blocks(
+                lp, mip, model, cost, best, tied, share, block_students, shift=k, abs_gap=abs_gap
+            )
             optimal = False  # no bound for the whole stage: the stats' LP bounds judge it
         else:
             # 1. The LP relaxation, warm-started from the previous stage's basis: its bound.
@@ -525,6 +532,8 @@ def optimise(
     # A last stage cut short may leave a free seat a student could take: fill it.
     assignments = solved if optimal else top_up(lottery, solved)
     assignments = share_first_choices(lottery, assignments, rng)
+    if lottery.rules:  # a donor's lunch may be needed no more
+        assignments = without_unneeded(lottery, assignments)
     report = SolverReport(
         Method.OPTIMISER, optimal, None if optimal else gap, time.monotonic() - started
     )
@@ -551,6 +560,7 @@ def _in_blocks(
     seconds: float,
     size: int,
     shift: int = 0,
+    abs_gap: float | None = None,
 ) -> FloatArray:
     """A stage improved one block of students at a time, every other student's columns fixed at
     the incumbent: the LP of a block (presolve drops the fixed columns and the rows they settle)
@@ -578,7 +588,9 @@ def _in_blocks(
         mip.changeColsBounds(
             n, all_cols, np.where(settled, best, 0.0), np.where(settled, best, 1.0)
         )
-        found = _solve_stage(mip, model, cost, best, deadline - time.monotonic(), tied)
+        found = _solve_stage(
+            mip, model, cost, best, deadline - time.monotonic(), tied, abs_gap=abs_gap
+        )
         if found is not None and float(cost @ found) >= float(cost @ best) - 1e-9:
             best = found
     for h in (lp, mip):
@@ -594,11 +606,14 @@ def _solve_stage(
     start: FloatArray | None,
     seconds: float,
     tied: bool,
+    abs_gap: float | None = None,
 ) -> FloatArray | None:
     """One integer solve of ``cost`` from ``start`` within ``seconds``: its solution, if any."""
     _set_costs(h, cost)
     _limit_time(h, seconds)
-    h.setOptionValue("mip_abs_gap", _TIED_ABS_GAP if tied else _INTEGRAL_ABS_GAP)
+    if abs_gap is None:
+        abs_gap = _TIED_ABS_GAP if tied else _INTEGRAL_ABS_GAP
+    h.setOptionValue("mip_abs_gap", abs_gap)
     if start is not None:
         warm = highspy.HighsSolution()
         warm.col_value = list(start)

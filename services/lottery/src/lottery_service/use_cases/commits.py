@@ -9,9 +9,6 @@ none is pending, with what was accepted and rejected (and why) in its stats. In 
 schedule constraints the sections they ask for (lunch) are sent first and the rest once those
 are decided (``waiting`` until then): registration judges each enrollment against the schedule
 it makes, and a student's class after lunch is accepted only once their lunch section is held.
-Should registration refuse one of a student's classes, the lunch section it needed may be needed
-no more: once every wave is decided, such a section is dropped again (the run stays
-``committing`` until those drops are decided; the stats count them as ``released``).
 A revert drops the accepted enrollments the same way; registration drops only registrations that
 started at the run's ``committed_at``, never one a student made.
 """
@@ -29,17 +26,11 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lottery_service import events
-from lottery_service.adapters.models import AssignmentRow, LotteryRunRow, StarRow, outbox
+from lottery_service.adapters.models import AssignmentRow, LotteryRunRow, outbox
 from lottery_service.domain.errors import Conflict
 from lottery_service.domain.model import CommitOutcome, RunStatus
-from lottery_service.domain.schedule_rules import unneeded
 from lottery_service.use_cases.priority_registrations import apply_priority_registrations
-from lottery_service.use_cases.runs import (
-    constraint_sections,
-    get_run,
-    program_rules,
-    program_sections,
-)
+from lottery_service.use_cases.runs import constraint_sections, get_run
 
 log = logging.getLogger(__name__)
 
@@ -152,27 +143,18 @@ def announce_pending_runs(session: Session) -> list[int]:
         )
         spec = events.run_committed if committing else events.run_reverted
         _stage(session, spec, run, run.committed_at, pairs)
-        if committing:  # the unneeded lunch sections being dropped again, if any
-            releasing = _pairs(session, run.id, revert=CommitOutcome.PENDING)
-            _stage(session, events.run_reverted, run, run.committed_at, releasing)
         announced.append(run.id)
     return announced
 
 
 def _pairs(
-    session: Session,
-    run_id: int,
-    outcome: CommitOutcome | None = None,
-    *,
-    revert: CommitOutcome | None = None,
+    session: Session, run_id: int, outcome: CommitOutcome | None = None
 ) -> list[tuple[int, int]]:
     query = select(AssignmentRow.student_id, AssignmentRow.section_id).where(
         AssignmentRow.run_id == run_id
     )
     if outcome is not None:
         query = query.where(AssignmentRow.outcome == outcome)
-    if revert is not None:
-        query = query.where(AssignmentRow.revert_outcome == revert)
     return list(
         session.execute(query.order_by(AssignmentRow.section_id, AssignmentRow.student_id)).tuples()
     )
@@ -277,13 +259,10 @@ def _finish_if_decided(session: Session, run_id: int) -> None:
         if run.status == RunStatus.COMMITTING
         else AssignmentRow.revert_outcome
     )
-    undecided = column == CommitOutcome.PENDING
-    if run.status == RunStatus.COMMITTING:  # and the unneeded sections being dropped again
-        undecided = undecided | (AssignmentRow.revert_outcome == CommitOutcome.PENDING)
     pending = session.scalar(
         select(func.count())
         .select_from(AssignmentRow)
-        .where(AssignmentRow.run_id == run_id, undecided)
+        .where(AssignmentRow.run_id == run_id, column == CommitOutcome.PENDING)
     )
     if pending:
         return
@@ -299,9 +278,6 @@ def _finish_if_decided(session: Session, run_id: int) -> None:
             )
             _stage(session, events.run_committed, run, run.committed_at, waiting)
             return
-        if _release_unneeded(session, run):
-            return
-        _settle_releases(session, run_id)
     now = datetime.now(UTC)
     stats = dict(run.stats or {})
     if run.status == RunStatus.COMMITTING:
@@ -318,93 +294,9 @@ def _finish_if_decided(session: Session, run_id: int) -> None:
     log.info("lottery run %d is %s", run_id, run.status)
 
 
-def _release_unneeded(session: Session, run: LotteryRunRow) -> bool:
-    """Once every wave is decided: drop again each accepted section a student did not star that
-    no rule needs any more (a lunch section, after registration refused the class after it).
-    Only students with a refusal are read, and only once per commit (a drop already asked for
-    means this was done). True when drops were staged: the run waits for them."""
-    if run.committed_at is None or _pairs(session, run.id, revert=CommitOutcome.ACCEPTED):
-        return False
-    if _pairs(session, run.id, revert=CommitOutcome.REJECTED):
-        return False
-    rules = program_rules(session, run.program_id)
-    if not rules:
-        return False
-    refused = (
-        select(AssignmentRow.student_id)
-        .where(AssignmentRow.run_id == run.id, AssignmentRow.outcome == CommitOutcome.REJECTED)
-        .distinct()
-    )
-    held_rows = session.execute(
-        select(AssignmentRow.student_id, AssignmentRow.section_id).where(
-            AssignmentRow.run_id == run.id,
-            AssignmentRow.outcome == CommitOutcome.ACCEPTED,
-            AssignmentRow.student_id.in_(refused),
-        )
-    ).tuples()
-    sections = program_sections(session, run.program_id)
-    held: dict[int, list[Any]] = {}
-    for student_id, section_id in held_rows:
-        if section_id in sections:
-            held.setdefault(student_id, []).append(sections[section_id])
-    if not held:
-        return False
-    starred: dict[int, set[int]] = {}
-    for student_id, class_id in session.execute(
-        select(StarRow.student_id, StarRow.class_id).where(
-            StarRow.program_id == run.program_id,
-            StarRow.student_id.in_(sorted(held)),
-            StarRow.end_date.is_(None),
-        )
-    ).tuples():
-        starred.setdefault(student_id, set()).add(class_id)
-    releasing = sorted(
-        (student_id, section.id)
-        for student_id, schedule in held.items()
-        for section in unneeded(rules, schedule, starred.get(student_id, set()))
-    )
-    if not releasing:
-        return False
-    session.execute(
-        _MARK_RELEASING,
-        [{"b_run": run.id, "b_student": s, "b_section": c} for s, c in releasing],
-    )
-    _stage(session, events.run_reverted, run, run.committed_at, releasing)
-    log.info("lottery run %d: dropping %d unneeded sections again", run.id, len(releasing))
-    return True
-
-
-_MARK_RELEASING = (
-    update(AssignmentRow.__table__)
-    .where(
-        _assignments.run_id == bindparam("b_run"),
-        _assignments.student_id == bindparam("b_student"),
-        _assignments.section_id == bindparam("b_section"),
-    )
-    .values(revert_outcome=CommitOutcome.PENDING.value)
-)
-
-
-def _settle_releases(session: Session, run_id: int) -> None:
-    """The sections dropped again are ``released`` (a revert leaves them alone); a drop that
-    registration refused leaves its section accepted."""
-    dropped = AssignmentRow.revert_outcome == CommitOutcome.ACCEPTED
-    session.execute(
-        update(AssignmentRow)
-        .where(AssignmentRow.run_id == run_id, dropped)
-        .values(outcome=CommitOutcome.RELEASED)
-    )
-    session.execute(
-        update(AssignmentRow)
-        .where(AssignmentRow.run_id == run_id, AssignmentRow.revert_outcome.is_not(None))
-        .values(revert_outcome=None, revert_reason=None)
-    )
-
-
 _COMMIT_KEYS = {
     CommitOutcome.ACCEPTED: "accepted",
     CommitOutcome.REJECTED: "rejected",
-    CommitOutcome.RELEASED: "released",
     CommitOutcome.PENDING: "pending",
 }
 _REVERT_KEYS = {

@@ -12,11 +12,11 @@ are the writes, done for the whole batch with a handful of statements:
 2. the registrations are expired (each only in the state the batch read: one a concurrent switch
    ended meanwhile refuses the batch, which is then decided a request at a time), their
    timeslots released and their seats freed;
-3. each freed seat goes to its section's waitlist, first come first served, by the same
-   promotion the one-request path runs, naming the drop that freed it;
-4. a student left with no seat leaves the program, and the program's head count moves once,
-   last (the row every partition shares is held from there to commit, unless a promotion
-   joined a student to the program before).
+3. a student left with no seat leaves the program, and the program's head count moves once
+   (the row every partition shares is held from there to commit);
+4. each freed seat goes to its section's waitlist, first come first served, by the same
+   promotion the one-request path runs, naming the drop that freed it (after the leaving: a
+   program at its capacity then has room for a waitlisted student who is not yet a member).
 
 A student's own drop is not batched: it is bound by the registration window and by the schedule
 constraints (a drop may not leave a schedule that breaks one), which the one-request path checks.
@@ -196,17 +196,18 @@ def decide_drops(session: Session, batch: list[QueuedDrop], when: datetime) -> l
         cid = outcome.correlation_id or NO_CORRELATION  # the request's, not the worker's
         rows += outbox_rows(streams, events.outcome_decided.event(outcome, correlation_id=cid))
     run(OUTBOX_INSERT, rows)
+    # The seatless leave first, as in the one-request path: a full program then has room for a
+    # waitlisted student who is not yet a member (and a leaver promoted joins again).
+    _leave_if_seatless(session, losing)
     for _, drops in sorted(freed.items()):
         _promote(session, drops, when)
-    _leave_if_seatless(session, losing)
     return decided
 
 
 def _leave_if_seatless(session: Session, losing: set[tuple[int, int]]) -> None:
-    """The students left with no seat (their promotions counted) leave their programs; each
-    program's head count moves once, last (their places were locked at the batch's start, so a
-    drop of a student's other seat in another partition either committed before, and is seen
-    here, or waits)."""
+    """The students left with no seat leave their programs; each program's head count moves
+    once (their places were locked at the batch's start, so a drop of a student's other seat in
+    another partition either committed before, and is seen here, or waits)."""
     if not losing:
         return
     run = session.connection().execute

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from registration_service.adapters.models import (
     ProgramRow,
@@ -174,8 +173,8 @@ def expire_registration(
     )
     if ended.rowcount != 1:
         raise RegistrationChanged(registration)
-    for name, value in (("active", False), ("holds_seat", False), ("end_date", when)):
-        set_committed_value(registration, name, value)  # as written, without a second UPDATE
+    # Read again when next used: a savepoint rolled back later leaves no stale value behind.
+    session.expire(registration, ["active", "holds_seat", "end_date"])
     if held_seat:
         session.execute(
             update(TimeslotOccupancyRow)

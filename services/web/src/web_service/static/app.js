@@ -46,7 +46,7 @@ function requestForms(room) {
     // click (a key press on a button clicks it too); knowing none, the page posts the form.
     let clicked = null;
     form.addEventListener("click", (event) => {
-      clicked = event.target.closest("button[name=do]") || clicked;
+      clicked = event.target.closest("button[name=do]");
     });
     form.addEventListener("submit", async (event) => {
       const button = event.submitter || clicked;
