@@ -24,6 +24,7 @@ from registration_service.events import (
     LOTTERY_STREAM,
     OUTCOME_DECIDED,
     OUTCOMES_STREAM,
+    student_stream,
 )
 from registration_service.messaging import Doorbells, decision_queue, doorbell_key, make_celery
 from registration_service.settings import RegistrationSettings
@@ -118,7 +119,7 @@ def test_assignments_outside_the_program_are_skipped_and_the_others_stored(
         assert handle(session, event) == {a % PARTITIONS}
     assert [(r.student_id, r.section_id) for r in stored(session)] == [(2, a)]
     assert "answered 2 assignments" in caplog.text
-    # Answered at once, so the lottery never waits for them: on the outcomes stream only.
+    # Answered at once, so the lottery never waits for them (the student's stream first).
     staged = session.execute(
         select(outbox.c.stream, outbox.c.body).where(outbox.c.event_type == OUTCOME_DECIDED)
     ).all()
@@ -127,8 +128,9 @@ def test_assignments_outside_the_program_are_skipped_and_the_others_stored(
         for stream, p in ((stream, json.loads(body)["payload"]) for stream, body in staged)
     }
     assert answers == {
-        (OUTCOMES_STREAM, 1, foreign, "rejected", "section_removed", "lottery-run:17"),
-        (OUTCOMES_STREAM, 3, 999_999, "rejected", "section_removed", "lottery-run:17"),
+        (stream, student, section, "rejected", "section_removed", "lottery-run:17")
+        for student, section in ((1, foreign), (3, 999_999))
+        for stream in (student_stream(student), OUTCOMES_STREAM)
     }
 
 

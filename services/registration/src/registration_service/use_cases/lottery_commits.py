@@ -16,8 +16,9 @@ run committed again after its revert needs a new run id.
 An assignment whose section is unknown or belongs to another program (removed since the run, or
 a part sent to the wrong program) is not stored: it would seat the student under the wrong
 program. It is answered at once instead, with a warning logged: a ``section_removed`` rejection
-on ``registration.outcomes`` (not on the student's stream: they asked nothing), so the lottery
-counts it decided, and a run, or its second wave, is never left waiting for it.
+on the student's stream and ``registration.outcomes``, as every outcome of a run is (the live
+pages' fan-out expects the student's stream first), so the lottery counts it decided, and a run,
+or its second wave, is never left waiting for it.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def _reject_unknown(
     committed: bool,
     cid: str | None,
 ) -> None:
-    """A ``section_removed`` outcome for each assignment not stored, on the outcomes stream.
+    """A ``section_removed`` outcome for each assignment not stored, on the student's stream and
+    the outcomes stream.
     Its id is the request's idempotency key with the student: the same each time the part is
     published again (the lottery records an outcome only while it is pending)."""
     kind = "run" if committed else "revert"
@@ -152,4 +154,5 @@ def _reject_unknown(
             **fields,
         }
         event = events.outcome_decided.event(outcome, correlation_id=cid or NO_CORRELATION)
-        add_to_outbox(session, outbox, events.OUTCOMES_STREAM, event)
+        streams = (events.student_stream(student_id), events.OUTCOMES_STREAM)
+        add_to_outbox(session, outbox, streams, event)
