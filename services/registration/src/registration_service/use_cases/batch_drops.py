@@ -6,9 +6,10 @@ watching their schedules empty meanwhile. The rule is the one-request path's (th
 must still be active, and with ``starts_at`` start then: never one the student made), and so
 are the writes, done for the whole batch with a handful of statements:
 
-1. the batch's students' places in their programs are locked first, in ascending order (the
-   order every decision path takes them in), so a drop in another partition of a student's
-   other seat waits for this batch and then sees what it freed;
+1. the batch's students' places in their programs are locked first, in ascending order, so a
+   drop in another partition of a student's other seat waits for this batch and then sees what
+   it freed (a promotion later locks the promoted student's place too, out of that order: two
+   such transactions can deadlock, and the loser is refused and decided again);
 2. the registrations are expired (each only in the state the batch read: one a concurrent switch
    ended meanwhile refuses the batch, which is then decided a request at a time), their
    timeslots released and their seats freed;
