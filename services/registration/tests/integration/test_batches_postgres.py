@@ -440,6 +440,21 @@ def seat_holders(session, program):
     return held, counts
 
 
+def two_sections_of_a_class(sessions, students, enrolled_in_a):
+    """A program with sections A and D of one class at one timeslot (3 seats each), the
+    students' profiles complete and ``enrolled_in_a`` seated in A: (program, A, D)."""
+    with sessions() as session, session.begin():
+        build = CatalogBuilder(session)
+        program = build.program()
+        slot = build.timeslot(program)
+        a, d = build.sections_of_one_class(program, [[slot], [slot]], capacity=3)
+        for student in students:
+            build.complete_profile(program, student)
+        for student in enrolled_in_a:
+            assert enroll(session, student_id=student, section_id=a).decision.accepted
+    return program, a, d
+
+
 def test_a_revert_batch_never_frees_again_a_seat_a_concurrent_switch_freed(pg):
     """Run 17 seated students 1 and 2 in section A; student 3 took its third seat alone. While
     student 1's switch from A to D is uncommitted, the revert's batch for A reads student 1's
@@ -447,14 +462,7 @@ def test_a_revert_batch_never_frees_again_a_seat_a_concurrent_switch_freed(pg):
     second time (A would count one seat for student 3 and take a fourth student): refused, it
     reads again and drops only student 2."""
     _url, engine, sessions = pg
-    with sessions() as session, session.begin():
-        build = CatalogBuilder(session)
-        program = build.program()
-        slot = build.timeslot(program)
-        a, d = build.sections_of_one_class(program, [[slot], [slot]], capacity=3)
-        for student in (1, 2, 3):
-            build.complete_profile(program, student)
-        assert enroll(session, student_id=3, section_id=a).decision.accepted
+    program, a, d = two_sections_of_a_class(sessions, (1, 2, 3), enrolled_in_a=(3,))
     run_then_revert(sessions, program, [(1, a), (2, a)])
     switching, pid = uncommitted(
         sessions,
@@ -478,14 +486,7 @@ def test_a_drop_that_waited_on_a_switch_of_its_seat_frees_the_seat_once(pg):
     then waits on the uncommitted switch from A to D that ends it. The drop decides again, finds
     nothing to drop, and A keeps its count true for student 3."""
     _url, engine, sessions = pg
-    with sessions() as session, session.begin():
-        build = CatalogBuilder(session)
-        program = build.program()
-        slot = build.timeslot(program)
-        a, d = build.sections_of_one_class(program, [[slot], [slot]], capacity=3)
-        for student in (1, 3):
-            build.complete_profile(program, student)
-            assert enroll(session, student_id=student, section_id=a).decision.accepted
+    program, a, d = two_sections_of_a_class(sessions, (1, 3), enrolled_in_a=(1, 3))
     switching, pid = uncommitted(
         sessions,
         lambda s: switch(s, student_id=1, from_section_id=a, to_section_id=d).decision.accepted,
