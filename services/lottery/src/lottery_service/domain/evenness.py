@@ -17,8 +17,9 @@ ESP greedy fill leaves 78 / 133 / 176.
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 
+from lottery_service.domain.greedy import Holdings
 from lottery_service.domain.model import Assignment, LotteryInput, Section, Student
 
 
@@ -27,56 +28,44 @@ def share_first_choices(
 ) -> tuple[Assignment, ...]:
     """``assignments`` with first choices moved, one seat at a time, from students who have two
     or more to students who have none (in ``rng``'s order); each move keeps every rule."""
-    sections = {s.id: s for s in lottery.sections}
-    held: dict[int, set[int]] = defaultdict(set)
-    for a in assignments:
-        held[a.student_id].add(a.section_id)
-    by_id = {s.id: s for s in lottery.students}
+    state = Holdings.of(lottery, assignments)
     firsts = Counter(
-        a.student_id
-        for a in assignments
-        if a.student_id in by_id and _is_first(by_id[a.student_id], sections[a.section_id])
+        sid for sid, held in state.held.items() for s in held if _is_first(state.students[sid], s)
     )
     receivers = [s for s in lottery.students if any(s.priorities.values()) and not firsts[s.id]]
     rng.shuffle(receivers)
-    holders: dict[int, list[int]] = defaultdict(list)
-    for student_id in sorted(held):
-        for section_id in sorted(held[student_id]):
-            holders[section_id].append(student_id)
-    placed = len(held)
+    holders: dict[int, list[int]] = {}  # section -> its students, in id order
+    for sid in sorted(state.held):
+        for section in sorted(state.held[sid], key=lambda s: s.id):
+            holders.setdefault(section.id, []).append(sid)
     for receiver in receivers:
-        mine = [sections[s] for s in held[receiver.id]]
-        capacity = lottery.student_capacity
-        if not mine and capacity is not None and placed >= capacity:
+        if receiver.id not in state.placed and state.program_full():
             continue  # a new student would pass the program's capacity
         for section in lottery.sections:
-            if not _is_first(receiver, section) or not _may_add(lottery, receiver, mine, section):
+            if not _is_first(receiver, section) or not state.may_take(receiver, section):
+                continue
+            if not _keeps_rules(lottery, [*state.held[receiver.id], section]):
                 continue
             donor = next(
                 (
-                    d
-                    for d in holders[section.id]
+                    state.students[d]
+                    for d in holders.get(section.id, [])
                     if firsts[d] >= 2
-                    and _is_first(by_id[d], section)
-                    and _keeps_rules(lottery, [sections[s] for s in held[d] if s != section.id])
+                    and _is_first(state.students[d], section)
+                    and _keeps_rules(lottery, [s for s in state.held[d] if s.id != section.id])
                 ),
                 None,
             )
             if donor is None:
                 continue
-            held[donor].discard(section.id)
-            holders[section.id].remove(donor)
-            held[receiver.id].add(section.id)
+            state.take_back(donor, section)
+            state.give(receiver, section)
+            holders[section.id].remove(donor.id)
             holders[section.id].append(receiver.id)
-            firsts[donor] -= 1
+            firsts[donor.id] -= 1
             firsts[receiver.id] += 1
-            placed += not mine
             break
-    return tuple(
-        Assignment(student_id, section_id)
-        for student_id in sorted(held)
-        for section_id in sorted(held[student_id])
-    )
+    return state.result()
 
 
 def _is_first(student: Student, section: Section) -> bool:
@@ -85,21 +74,3 @@ def _is_first(student: Student, section: Section) -> bool:
 
 def _keeps_rules(lottery: LotteryInput, schedule: list[Section]) -> bool:
     return not any(rule.broken_by(schedule) for rule in lottery.rules)
-
-
-def _may_add(
-    lottery: LotteryInput, student: Student, mine: list[Section], section: Section
-) -> bool:
-    """Whether the student may hold ``section`` too: their grade, a free timeslot, no other
-    section of its class, their caps, and every rule."""
-    if not section.admits(student.grade) or section.class_id not in student.starred:
-        return False
-    busy = {t for s in mine for t in s.timeslot_ids}
-    if busy & set(section.timeslot_ids) or section.class_id in {s.class_id for s in mine}:
-        return False
-    if student.max_sections is not None and len(mine) + 1 > student.max_sections:
-        return False
-    spans = len(busy) + len(set(section.timeslot_ids))
-    if student.max_timeslots is not None and spans > student.max_timeslots:
-        return False
-    return _keeps_rules(lottery, [*mine, section])

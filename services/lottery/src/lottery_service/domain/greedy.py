@@ -39,8 +39,9 @@ PRIORITY_FACTOR = 1.2  # ESP's Kp
 INTEREST_FACTOR = 1.1  # ESP's Ki
 
 
-class _State:
-    """Who holds what so far, kept in dicts and sets so each check is O(1)."""
+class Holdings:
+    """Who holds what so far, kept in dicts and sets so each check is O(1) (the greedy fill's,
+    the top-up's and the evenness moves')."""
 
     def __init__(self, lottery: LotteryInput) -> None:
         self.lottery = lottery
@@ -51,10 +52,18 @@ class _State:
         self.sections: dict[int, int] = defaultdict(int)  # student -> number of sections
         self.filled: dict[int, int] = defaultdict(int)  # section -> students
         self.placed: set[int] = set()  # students with at least one section
-        self.assignments: list[Assignment] = []
         self.held: dict[int, list[Section]] = defaultdict(list)  # for the constraints
         required = required_sections(lottery.rules, lottery.sections) if lottery.rules else set()
         self.required = [s for s in lottery.sections if s.id in required]
+
+    @classmethod
+    def of(cls, lottery: LotteryInput, assignments: tuple[Assignment, ...]) -> Holdings:
+        """The holdings ``assignments`` make."""
+        state = cls(lottery)
+        sections = {s.id: s for s in lottery.sections}
+        for assignment in assignments:
+            state.give(state.students[assignment.student_id], sections[assignment.section_id])
+        return state
 
     def completion(self, student: Student, section: Section) -> list[Section] | None:
         """What else the student must be given with ``section`` to keep every constraint: nothing,
@@ -104,7 +113,25 @@ class _State:
         self.filled[section.id] += 1
         self.placed.add(sid)
         self.held[sid].append(section)
-        self.assignments.append(Assignment(student_id=sid, section_id=section.id))
+
+    def result(self) -> tuple[Assignment, ...]:
+        """What is held, by student and section."""
+        return tuple(
+            Assignment(student_id=sid, section_id=section.id)
+            for sid in sorted(self.held)
+            for section in sorted(self.held[sid], key=lambda s: s.id)
+        )
+
+    def take_back(self, student: Student, section: Section) -> None:
+        """Undo :meth:`give` (the student had ``section`` and others)."""
+        sid = student.id
+        self.busy[sid].difference_update(section.timeslot_ids)
+        self.classes[sid].discard(section.class_id)
+        self.sections[sid] -= 1
+        self.filled[section.id] -= 1
+        self.held[sid].remove(section)
+        if not self.held[sid]:
+            self.placed.discard(sid)
 
     def fill(
         self, section: Section, candidates: list[int], factor: float, rng: random.Random
@@ -146,7 +173,7 @@ def _section_order(sections: list[Section], rng: random.Random) -> list[Section]
 def greedy_fill(lottery: LotteryInput) -> LotteryResult:
     started = time.perf_counter()
     rng = random.Random(lottery.seed)
-    state = _State(lottery)
+    state = Holdings(lottery)
     sections = [s for s in lottery.sections if s.timeslot_ids and s.capacity > 0]
 
     # (rank, class, first timeslot) -> students; class -> students who starred it.
@@ -167,7 +194,7 @@ def greedy_fill(lottery: LotteryInput) -> LotteryResult:
     for section in _section_order(sections, rng):
         state.fill(section, starred.get(section.class_id, []), INTEREST_FACTOR, rng)
 
-    assignments = tuple(sorted(state.assignments, key=lambda a: (a.student_id, a.section_id)))
+    assignments = state.result()
     seconds = time.perf_counter() - started
     return LotteryResult(
         assignments=assignments,
@@ -182,16 +209,13 @@ def top_up(lottery: LotteryInput, assignments: tuple[Assignment, ...]) -> tuple[
     star, perhaps a student's first class), so no objective gets worse. Sections are visited as
     the greedy fill visits them and candidates drawn from ``random.Random(lottery.seed)``.
     """
-    state = _State(lottery)
-    sections = {s.id: s for s in lottery.sections}
-    for assignment in assignments:
-        state.give(state.students[assignment.student_id], sections[assignment.section_id])
+    state = Holdings.of(lottery, assignments)
     starred: dict[int, list[int]] = defaultdict(list)
     for student in sorted(lottery.students, key=lambda s: s.id):
         for class_id in sorted(student.starred):
             starred[class_id].append(student.id)
     rng = random.Random(lottery.seed)
-    open_sections = [s for s in sections.values() if s.timeslot_ids and s.capacity > 0]
+    open_sections = [s for s in lottery.sections if s.timeslot_ids and s.capacity > 0]
     for section in _section_order(open_sections, rng):
         state.fill(section, starred.get(section.class_id, []), 1.0, rng)
-    return tuple(sorted(state.assignments, key=lambda a: (a.student_id, a.section_id)))
+    return state.result()

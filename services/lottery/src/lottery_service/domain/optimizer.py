@@ -140,9 +140,8 @@ class _Rows:
 @dataclass
 class _Model:
     pairs: list[tuple[int, int]]  # x column -> (student id, section id)
-    student_of_x: npt.NDArray[np.intp]  # x column -> index of its student's y among the y columns
-    n_y: int
-    owner: npt.NDArray[np.intp]  # column -> its student's place in the shuffled order (y's index)
+    # column -> its student's place in the shuffled order, also their y's index among the y columns
+    owner: npt.NDArray[np.intp]
     counted: npt.NDArray[np.bool_]  # x column -> a starred section (False: one a rule requires)
     aux: list[Aux]  # the schedule constraints' 0/1 columns, after the y columns
     n_cols: int
@@ -151,6 +150,11 @@ class _Model:
     first_choices: FloatArray
     students: FloatArray
     seats: FloatArray
+
+    @property
+    def n_y(self) -> int:
+        """The y columns (one per student with a section to be given), after the x columns."""
+        return self.n_cols - len(self.pairs) - len(self.aux)
 
 
 def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
@@ -184,7 +188,6 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
     counted = np.zeros(n_x, dtype=bool)
     counted[:n_counted] = True
 
-    rows = _Rows()
     # y columns, for students with at least one eligible section, follow the x columns.
     x_cols: dict[int, list[int]] = defaultdict(list)
     for col, (student_id, _) in enumerate(pairs):
@@ -192,6 +195,7 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
     y_col = {student_id: n_x + i for i, student_id in enumerate(x_cols)}
     n_cols = n_x + len(y_col)
 
+    rows = _Rows()
     by_section: dict[int, list[int]] = defaultdict(list)
     for col, (_, section_id) in enumerate(pairs):
         by_section[section_id].append(col)
@@ -284,11 +288,8 @@ def _build(lottery: LotteryInput, rng: random.Random) -> _Model:
         if following is None or (cost.any() and not np.array_equal(cost, following)):
             kept.append((name, cost))
     stages = kept
-    student_of_x = np.array([y_col[student_id] - n_x for student_id, _ in pairs], dtype=np.intp)
     return _Model(
         pairs,
-        student_of_x,
-        len(y_col),
         owner,
         counted,
         encoding.aux,
@@ -363,7 +364,7 @@ def _with_students_marked(model: _Model, solution: FloatArray) -> FloatArray:
     marked[:n_x] = x
     n_y = model.n_y
     placed = np.zeros(n_y, dtype=bool)
-    np.logical_or.at(placed, model.student_of_x[model.counted], x[model.counted])
+    np.logical_or.at(placed, model.owner[:n_x][model.counted], x[model.counted])
     marked[n_x : n_x + n_y] = placed
     if model.aux:
         values = marked.tolist()

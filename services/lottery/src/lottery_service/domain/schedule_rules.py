@@ -20,7 +20,7 @@ accepted in whatever order they are decided.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -174,22 +174,12 @@ def without_unneeded(
     dropped: set[tuple[int, int]] = set()
     for student_id, held in schedules(lottery, assignments):
         starred = students[student_id].starred if student_id in students else frozenset()
-        dropped.update((student_id, s.id) for s in unneeded(lottery.rules, held, starred))
+        kept = list(held)
+        for section in sorted(held, key=lambda s: s.id):
+            if section.class_id in starred:
+                continue
+            rest = [s for s in kept if s.id != section.id]
+            if not any(rule.broken_by(rest) for rule in lottery.rules):
+                kept = rest
+                dropped.add((student_id, section.id))
     return tuple(a for a in assignments if (a.student_id, a.section_id) not in dropped)
-
-
-def unneeded(
-    rules: Sequence[ScheduleRule], held: Sequence[Section], starred: Collection[int]
-) -> list[Section]:
-    """The sections of ``held`` whose class is not in ``starred`` that the schedule can give up
-    (in id order, each judged without the ones given up before) and still keep every rule."""
-    kept = list(held)
-    given_up = []
-    for section in sorted(held, key=lambda s: s.id):
-        if section.class_id in starred:
-            continue
-        rest = [s for s in kept if s.id != section.id]
-        if not any(rule.broken_by(rest) for rule in rules):
-            kept = rest
-            given_up.append(section)
-    return given_up

@@ -205,15 +205,11 @@ def constraint_sections(session: Session, program_id: int) -> set[int]:
     rules = program_rules(session, program_id)
     if not rules:
         return set()
-    return required_sections(rules, list(program_sections(session, program_id).values()))
-
-
-def program_sections(session: Session, program_id: int) -> dict[int, Section]:
-    """The program's sections as the rules read them (class, timeslots), by id."""
-    return {
-        row.id: Section(row.id, row.class_id, row.capacity, tuple(row.timeslot_ids), 0, 0)
+    sections = [
+        Section(row.id, row.class_id, row.capacity, tuple(row.timeslot_ids), 0, 0)
         for row in session.scalars(select(SectionRow).where(SectionRow.program_id == program_id))
-    }
+    ]
+    return required_sections(rules, sections)
 
 
 def finish(session: Session, claim: Claim, result: LotteryResult, stats: dict[str, Any]) -> bool:

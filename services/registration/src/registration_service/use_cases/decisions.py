@@ -65,8 +65,7 @@ def _decide(session: Session, attempt: Callable[[], Outcome]) -> Outcome:
             return rejected.outcome
         except IntegrityError:
             continue
-        except seats.RegistrationChanged as changed:
-            session.expire(changed.registration)  # read again, as committed, next time
+        except seats.RegistrationChanged:  # the registration is read again next time
             continue
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
@@ -298,10 +297,8 @@ def promote_waitlist(
                     session, program_id, registration.student_id, section, ENROLLED, when
                 )
         except _SectionFilled:
-            session.expire(registration)
             break
         except (_Rejected, seats.RegistrationChanged):  # they cannot, or left the line: next
-            session.expire(registration)
             continue
         return (registration.student_id,)
     return ()

@@ -147,10 +147,6 @@ class RegistrationChanged(Exception):
     """A registration the decision read was ended (or moved) by a concurrent decision since:
     the decision runs again, now seeing it."""
 
-    def __init__(self, registration: StudentRegistrationRow) -> None:
-        super().__init__(registration.id)
-        self.registration = registration
-
 
 def expire_registration(
     session: Session, registration: StudentRegistrationRow, when: datetime
@@ -171,10 +167,11 @@ def expire_registration(
         .values(active=False, holds_seat=False, end_date=when)
         .execution_options(synchronize_session=False)
     )
-    if ended.rowcount != 1:
-        raise RegistrationChanged(registration)
-    # Read again when next used: a savepoint rolled back later leaves no stale value behind.
+    # Read again when next used, whatever happens: the row is not what the decision read, or a
+    # savepoint rolled back later leaves no stale value behind.
     session.expire(registration, ["active", "holds_seat", "end_date"])
+    if ended.rowcount != 1:
+        raise RegistrationChanged(registration.id)
     if held_seat:
         session.execute(
             update(TimeslotOccupancyRow)
