@@ -12,6 +12,7 @@ from identity_service import events as identity_events
 from lottery_service import events as lottery_events
 from profile_service import events as profile_events
 from registration_service import events as registration_events
+from web_service import events as web_events
 
 CONTRACTS = Path(__file__).parent
 SERVICES = {
@@ -19,6 +20,7 @@ SERVICES = {
     "profile": profile_events,
     "lottery": lottery_events,
     "identity": identity_events,
+    "web": web_events,
 }
 PUBLISHED = [spec for module in SERVICES.values() for spec in module.PUBLISHES]
 NONE = "—"

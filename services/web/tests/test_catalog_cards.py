@@ -8,7 +8,7 @@ import copy
 import re
 
 import pytest
-from web_service.pages.catalog_cards import CatalogCards, _render
+from web_service.pages.catalog_cards import CatalogCards, Filled, _render
 from web_service.pages.student import asked_for
 
 PROGRAM = {"id": 1, "name": "Splash", "time_zone": "America/New_York"}
@@ -81,7 +81,7 @@ def test_skeleton_filled_in_is_the_card_rendered_whole(app, enrolled, status):
         cards.page(PROGRAM, catalog([1, 1, 1])["classes"], data_for(catalog([1, 1, 1])))
         shown = catalog(enrolled, status)  # a later snapshot: new seats, maybe a section closed
         data = data_for(shown)
-        page = str(cards.page(PROGRAM, shown["classes"], data))
+        page = cards.page(PROGRAM, shown["classes"], data).decode()
         whole = _render(PROGRAM, shown["classes"], data, skeleton=False)
     assert flat(page) == flat(whole[5] + whole[6])
     assert "<!--" not in page and "&lt;Bows&gt;" in page
@@ -95,7 +95,7 @@ def test_a_held_class_is_rendered_for_the_student(app):
     shown = catalog([1, 3, 0])
     held = {11: {"section_id": 11, "class_id": 5, "verb": "Enrolled"}}
     with app.test_request_context():
-        page = str(CatalogCards().page(PROGRAM, shown["classes"], data_for(shown, held)))
+        page = CatalogCards().page(PROGRAM, shown["classes"], data_for(shown, held)).decode()
     assert 'value="drop 11"' in page and 'value="switch 10 11"' in page
     assert 'value="switch 12 11"' in page and 'value="enroll 10"' not in page
     assert 'value="waitlist 20"' in page  # the class not held: from the skeleton, full
@@ -112,7 +112,7 @@ def test_the_skeleton_is_rendered_again_only_when_the_structure_changes(app):
         assert cards._skeletons[1] is skeleton
         bigger = copy.deepcopy(seats)
         bigger["classes"][0]["sections"][0]["capacity"] = 9
-        page = str(cards.page(PROGRAM, bigger["classes"], data_for(bigger)))
+        page = cards.page(PROGRAM, bigger["classes"], data_for(bigger)).decode()
         assert cards._skeletons[1] is not skeleton and "</span> of 9" in page
 
 
@@ -153,6 +153,14 @@ def test_without_shared_reads_every_page_renders_every_card(app):
     cards = CatalogCards(shared=False)
     shown = catalog([1, 3, 0])
     with app.test_request_context():
-        page = str(cards.page(PROGRAM, shown["classes"], data_for(shown)))
+        page = cards.page(PROGRAM, shown["classes"], data_for(shown)).decode()
         whole = _render(PROGRAM, shown["classes"], data_for(shown), skeleton=False)
     assert page == whole[5] + whole[6] and cards._skeletons == {}
+
+
+def test_a_page_is_the_snapshots_text_with_the_students_own_cards_in_place():
+    filled = Filled.of([1, 2, 3, 4], {1: "a", 2: "bé", 3: "c", 4: "dd"})
+    assert filled.with_own([1, 2, 3, 4], {}) == "abécdd".encode()
+    assert filled.with_own([1, 2, 3, 4], {3: b"C!", 1: b"A"}) == "Abé".encode() + b"C!dd"
+    assert filled.with_own([1, 2, 3, 4], {4: b"D"}) == "abéc".encode() + b"D"
+    assert filled.with_own([4, 2], {2: b"B"}) == b"ddB"  # a grade or a search: as listed

@@ -34,6 +34,10 @@ class WebSettings(BaseSettings):
     # read at most this often per process and shared by every page meanwhile. 0: each page
     # reads its own (the design the page benchmark compares against).
     shared_reads_seconds: float = Field(default=1.0, ge=0, le=60)
+    # A student's own sections are kept by each web process until registration's outcomes
+    # stream names the student (web_service.holdings), and at most this long. 0: each page
+    # asks the registration service (the design the page benchmark compares against).
+    holdings_seconds: float = Field(default=60.0, ge=0, le=3600)
     log_level: str = "INFO"
 
 

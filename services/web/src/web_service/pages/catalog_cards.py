@@ -10,7 +10,8 @@ button: Add, or Join the waitlist when full). So:
   seats and its two possible buttons marked (:class:`Skeleton`);
 - each new snapshot of the shared reads (:class:`web_service.backend.SharedReads`, once a
   second in a rush) only fills the marks in: a join of strings, not a template;
-- a page re-renders only the cards of the classes the student holds (a handful).
+- a page re-renders only the cards of the classes the student holds (a handful), and puts
+  them, as UTF-8, in place of theirs in that snapshot's text (:class:`Filled`).
 
 The form token and request key are not in the cards: the catalog has one form around them.
 """
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template
-from markupsafe import Markup
 
 _CARD = re.compile(r"<!--card (\d+)-->\n")
 _INDENT = re.compile(r"\n\s+")  # a run of blanks shows as one: the template's indents go
@@ -86,6 +86,41 @@ def seats_left(catalog: dict[str, Any]) -> dict[int, int]:
     }
 
 
+@dataclass(frozen=True)
+class Filled:
+    """One snapshot's cards for a student who holds nothing, as UTF-8: each class's, and all of
+    them in catalog order with where each one lies (a page of the whole catalog is that text
+    with the student's own cards put in place of theirs: a few slices, not 400 joins)."""
+
+    cards: dict[int, bytes]
+    order: list[int]
+    whole: bytes
+    spans: dict[int, tuple[int, int]]
+
+    @classmethod
+    def of(cls, order: list[int], cards: dict[int, str]) -> Filled:
+        encoded = {class_id: card.encode() for class_id, card in cards.items()}
+        spans, at = {}, 0
+        for class_id in order:
+            size = len(encoded.get(class_id, b""))
+            spans[class_id] = (at, at + size)
+            at += size
+        whole = b"".join(encoded.get(class_id, b"") for class_id in order)
+        return cls(encoded, order, whole, spans)
+
+    def with_own(self, order: list[int], own: dict[int, bytes]) -> bytes:
+        """The cards of the classes ``order``, the student's ``own`` in place of theirs."""
+        if order != self.order:  # a grade or a search: the classes shown, one by one
+            return b"".join(own.get(c) or self.cards.get(c, b"") for c in order)
+        parts, at = [], 0
+        for class_id in sorted(own, key=lambda c: self.spans[c][0]):
+            start, end = self.spans[class_id]
+            parts += [self.whole[at:start], own[class_id]]
+            at = end
+        parts.append(self.whole[at:])
+        return b"".join(parts)
+
+
 class CatalogCards:
     """Each program's skeleton, and its cards filled in for the current snapshot (the very
     objects the shared reads returned: a new read is a new snapshot)."""
@@ -95,24 +130,27 @@ class CatalogCards:
         ``SHARED_READS_SECONDS=0`` stands for, which ``make bench-pages`` compares against)."""
         self.shared = shared
         self._skeletons: dict[int, Skeleton] = {}
-        self._filled: dict[int, tuple[object, object, str, dict[int, str]]] = {}
+        self._filled: dict[int, tuple[object, object, str, Filled]] = {}
         self._rendering: dict[int, threading.Lock] = {}  # per program that exists
         self._lock = threading.Lock()
 
     def page(
         self, program: dict[str, Any], classes: list[dict[str, Any]], data: dict[str, Any]
-    ) -> Markup:
+    ) -> bytes:
         """The cards of ``classes`` for this student (``data``: catalog, held, held_classes,
-        timeslots)."""
+        timeslots), as UTF-8: the page puts them in its template's place for them (the
+        catalog's 400 sections are most of the page, and went through the template's escaping
+        and the response's encoding on every page)."""
+        order = [c["id"] for c in classes]
         if not self.shared:
             cards = _render(program, classes, data, skeleton=False)
-            return Markup("".join(cards.get(c["id"], "") for c in classes))
+            return "".join(cards.get(c, "") for c in order).encode()
         everyone = self._for_everyone(program, data)
         held = {row["class_id"] for row in data["held"].values()}
-        own = _render(program, [c for c in classes if c["id"] in held], data, skeleton=False)
-        return Markup("".join(own.get(c["id"]) or everyone.get(c["id"], "") for c in classes))
+        mine = _render(program, [c for c in classes if c["id"] in held], data, skeleton=False)
+        return everyone.with_own(order, {c: html.encode() for c, html in mine.items()})
 
-    def _for_everyone(self, program: dict[str, Any], data: dict[str, Any]) -> dict[int, str]:
+    def _for_everyone(self, program: dict[str, Any], data: dict[str, Any]) -> Filled:
         """The cards for a student who holds nothing, filled in once per snapshot: the pages
         that ask meanwhile wait for it (in an opening's first second a hundred pages of a
         process each rendered the same 400 cards)."""
@@ -132,9 +170,10 @@ class CatalogCards:
             if skeleton is None or skeleton.structure != shape:
                 skeleton = Skeleton(shape, _skeleton(program, data))
                 self._skeletons[program["id"]] = skeleton
-            cards = skeleton.fill(seats_left(catalog))
-            self._filled[program["id"]] = (catalog, timeslots, zone, cards)
-            return cards
+            order = [c["id"] for c in catalog["classes"]]
+            filled = Filled.of(order, skeleton.fill(seats_left(catalog)))
+            self._filled[program["id"]] = (catalog, timeslots, zone, filled)
+            return filled
 
 
 def _skeleton(program: dict[str, Any], data: dict[str, Any]) -> dict[int, list[Piece]]:

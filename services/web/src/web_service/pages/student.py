@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     jsonify,
@@ -21,8 +23,10 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from web_service.holdings import Holdings
 from web_service.pages.catalog_cards import CatalogCards
 from web_service.pages.common import caller, expect, field_errors, shared, signed_in
 
@@ -79,34 +83,42 @@ def _me() -> int:
 
 
 class CompleteProfiles:
-    """Whose profile for which program was complete, and when we last asked, per process:
-    in the opening minute a student reloads the catalog every few seconds, and a profile once
+    """Whose profile for which program was complete, and when we last asked, shared by the web's
+    processes (in Redis, beside the sessions) and remembered by each: in the opening minute a
+    student reloads the catalog every few seconds, on whichever process, and a profile once
     complete stays so (should it be reopened, registration refuses the student's requests with
     ``profile_incomplete`` until it is saved again; the catalog shows for up to ``seconds``)."""
 
-    def __init__(self, seconds: float = 60.0, most: int = 100_000) -> None:
-        self.seconds, self.most = seconds, most
+    PREFIX = "web.profile-complete."
+
+    def __init__(self, client: redis.Redis, seconds: float = 60.0, most: int = 100_000) -> None:
+        self.client, self.seconds, self.most = client, seconds, most
         self._seen: dict[tuple[int, int], float] = {}
 
     def known(self, student_id: int, program_id: int) -> bool:
         seen = self._seen.get((student_id, program_id))
-        return seen is not None and time.monotonic() - seen < self.seconds
+        if seen is not None and time.monotonic() - seen < self.seconds:
+            return True
+        left = self.client.pttl(f"{self.PREFIX}{program_id}.{student_id}")
+        if left > 0:  # remembered by another process: as long as it has left
+            self._seen[(student_id, program_id)] = time.monotonic() - self.seconds + left / 1000
+        return left > 0
 
     def remember(self, student_id: int, program_id: int) -> None:
         if len(self._seen) >= self.most:
             self._seen.clear()  # a season's worth of students: start again
         self._seen[(student_id, program_id)] = time.monotonic()
-
-
-COMPLETE = CompleteProfiles()
+        key = f"{self.PREFIX}{program_id}.{student_id}"
+        self.client.set(key, 1, px=int(self.seconds * 1000))
 
 
 def _profile_complete(program_id: int) -> bool:
-    if COMPLETE.known(_me(), program_id):
+    complete: CompleteProfiles = current_app.extensions["web.complete_profiles"]
+    if complete.known(_me(), program_id):
         return True
     mine = expect(caller().get("profile", _profile_path(program_id)), 200)
     if mine.get("complete"):
-        COMPLETE.remember(_me(), program_id)
+        complete.remember(_me(), program_id)
         return True
     return False
 
@@ -149,18 +161,11 @@ def _profile_body(form: Any) -> dict[str, Any]:
 
 def _catalog_data(program_id: int) -> dict[str, Any]:
     me = _me()
-    c = caller()
     catalog = shared("registration", f"/v1/programs/{program_id}/catalog")
     slots = shared("registration", f"/v1/programs/{program_id}/timeslots")
-    held = expect(
-        c.get(
-            "registration",
-            f"/v1/programs/{program_id}/students/{me}/sections",
-            params={"verbs": "Enrolled,Waitlisted"},
-        ),
-        200,
-    )["sections"]
-    held_rows = {row["section_id"]: row for row in held}
+    holdings: Holdings = current_app.extensions["web.holdings"]
+    held = holdings.read(program_id, me, lambda: _sections(program_id, me))
+    held_rows = {row["section_id"]: dict(row) for row in held}  # kept rows stay as read
     if any(row["verb"] == "Waitlisted" for row in held):
         _waitlist_positions(program_id, held_rows)
     return {
@@ -173,6 +178,17 @@ def _catalog_data(program_id: int) -> dict[str, Any]:
             row["class_id"]: row["section_id"] for row in held if row["verb"] == "Enrolled"
         },
     }
+
+
+def _sections(program_id: int, student_id: int) -> list[dict[str, Any]]:
+    """The student's seats and waitlist places, as the registration service has them now."""
+    answer = caller().get(
+        "registration",
+        f"/v1/programs/{program_id}/students/{student_id}/sections",
+        params={"verbs": "Enrolled,Waitlisted"},
+    )
+    sections: list[dict[str, Any]] = expect(answer, 200)["sections"]
+    return sections
 
 
 def _waitlist_positions(program_id: int, held: dict[int, dict[str, Any]]) -> None:
@@ -202,7 +218,7 @@ def request_state(program_id: int, request_id: str) -> Any:
 
 @blp.route("/programs/<int:program_id>/catalog")
 @signed_in
-def catalog(program_id: int) -> str | WerkzeugResponse:
+def catalog(program_id: int) -> WerkzeugResponse:
     """The opening minute's page. What every student sees the same (program, classes and
     seats, timeslots, waiting room) comes from the shared reads; only the student's profile
     and sections are read for them."""
@@ -221,16 +237,22 @@ def catalog(program_id: int) -> str | WerkzeugResponse:
     ]
     room = shared("registration", f"/v1/programs/{program_id}/waiting-room")
     cards: CatalogCards = current_app.extensions["web.cards"]
-    return render_template(
+    body = cards.page(program, classes, data)
+    html = render_template(
         "catalog.html",
         program=program,
-        cards=cards.page(program, classes, data),
+        cards=Markup(CARDS_PLACE) if body else "",
         token=generate_csrf(),
         key=secrets.token_hex(8),
         room=room,
         grade=grade,
         q=request.args.get("q", ""),
     )
+    head, _, tail = html.partition(CARDS_PLACE)
+    return Response(b"".join((head.encode(), body, tail.encode())), mimetype="text/html")
+
+
+CARDS_PLACE = "<!--the catalog's cards-->"  # where the page puts them, already UTF-8
 
 
 ACTIONS = {"enroll": 1, "waitlist": 1, "drop": 1, "switch": 2}  # and how many sections after

@@ -1,0 +1,158 @@
+"""Each student's sections in a program, as the catalog shows them: kept in Redis for every web
+process and dropped the moment the registration service says they changed.
+
+In the opening minute every student reloads the catalog, and its one read of their own (their
+sections) was more than half of the stack's CPU for a page: the registration web's request,
+token check and query, and the web's call to it. A student's sections change only by what the
+registration service publishes on its outcomes stream (a request decided, a waitlist promotion,
+a lottery's assignments), so each web process listens to that stream (one blocking ``XREAD``,
+one Redis connection) and, for each student an entry names, moves the student's version and
+drops what was kept. What is kept is also dropped after ``seconds`` (a registration's end date
+ends it without an event).
+
+Kept in Redis, not in each process: a browser's next page often arrives on another connection
+(its open streams hold the first ones), so on another process.
+
+- **A read racing a change is not trusted.** A read notes the student's version (and the
+  epoch) before it asks and keeps the answer under that mark; an entry for the student that
+  arrives meanwhile moves the version, so the next page finds the mark stale and asks again.
+- **Nothing trusted while not listening.** A process whose listener has not taken its place in
+  the stream, or lost Redis, asks every time; a listener that (re)starts moves the epoch, which
+  makes everything kept before it stale (entries may have been missed meanwhile).
+- **As fresh as the page's own answer.** An outcome reaches these listeners when it reaches the
+  student's open page (the same stream, read the same way), so the page a student reloads on
+  seeing an answer shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from marshmallow import ValidationError
+from servicekit.events import ENVELOPE_FIELD, Event
+
+from web_service.events import CONSUMES, OUTCOMES_STREAM
+
+log = logging.getLogger(__name__)
+READS = {spec.event_type: spec for spec in CONSUMES}
+LISTEN_BLOCK_MS = 5_000
+PREFIX = "web.holdings."
+EPOCH = f"{PREFIX}epoch"
+VERSION_SECONDS = 24 * 3600  # far longer than anything is kept: a version never goes back
+
+
+def _kept_key(program_id: int, student_id: int) -> str:
+    return f"{PREFIX}{program_id}.{student_id}"
+
+
+def _version_key(program_id: int, student_id: int) -> str:
+    return f"{PREFIX}version.{program_id}.{student_id}"
+
+
+class Holdings:
+    """What each student holds, per program, kept while the outcomes stream says nothing of them
+    (see the module's docstring). ``client``: short commands (the web's pool); ``listener``: a
+    connection of its own for the blocking read. ``seconds`` 0: nothing kept, every page asks."""
+
+    def __init__(
+        self, client: redis.Redis | None, listener: redis.Redis | None, seconds: float = 60.0
+    ) -> None:
+        self.client, self.listener, self.seconds = client, listener, seconds
+        self.listening = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Holdings:
+        """Listen in the background (once per process; a no-op when nothing is kept)."""
+        ready = self.client is not None and self.listener is not None and self.seconds > 0
+        if ready and self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="holdings", daemon=True)
+            self._thread.start()
+        return self
+
+    def read(
+        self, program_id: int, student_id: int, ask: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """The student's sections: kept, or from ``ask`` (the registration service) and kept
+        under the mark they were asked at."""
+        if self.client is None or not self.listening.is_set():
+            return ask()
+        key = _kept_key(program_id, student_id)
+        try:
+            epoch, version, kept = self.client.mget(
+                EPOCH, _version_key(program_id, student_id), key
+            )
+        except redis.RedisError:  # the listener will notice too; meanwhile, ask
+            return ask()
+        mark = f"{int(epoch or 0)}:{int(version or 0)}"
+        if kept:
+            found = json.loads(kept)
+            if found["mark"] == mark:
+                rows: list[dict[str, Any]] = found["rows"]
+                return rows
+        rows = ask()
+        entry = json.dumps({"mark": mark, "rows": rows}, separators=(",", ":"))
+        with contextlib.suppress(redis.RedisError):  # not kept: the next page asks again
+            self.client.set(key, entry, px=max(1, int(self.seconds * 1000)))
+        return rows
+
+    def changed(self, program_id: int, student_id: int) -> None:
+        """The student's sections in the program may have changed: what was kept, and what a
+        read in flight keeps, is stale."""
+        assert self.client is not None
+        version = _version_key(program_id, student_id)
+        pipeline = self.client.pipeline(transaction=False)
+        pipeline.incr(version)
+        pipeline.expire(version, VERSION_SECONDS)
+        pipeline.delete(_kept_key(program_id, student_id))
+        pipeline.execute()
+
+    def forget_all(self) -> None:
+        """Everything kept, and whatever reads in flight keep, is stale."""
+        assert self.client is not None
+        self.client.incr(EPOCH)
+
+    def _listen(self) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                newest = self.listener.xrevrange(OUTCOMES_STREAM, count=1)
+                last = newest[0][0] if newest else "0-0"
+                self.forget_all()  # what was kept while nobody here listened
+                self.listening.set()
+                while True:
+                    found = self.listener.xread(
+                        {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
+                    )
+                    for _stream, entries in found or ():
+                        for entry_id, fields in entries:
+                            last = entry_id
+                            self._heard(fields)
+            except redis.RedisError:
+                log.warning("the web lost the outcomes stream: sections are read every page")
+            except Exception:  # a bug here must not leave pages shown from a deaf cache
+                log.exception("the web's outcomes listener failed; starting it again")
+            self.listening.clear()
+            time.sleep(1.0)
+
+    def _heard(self, fields: dict[Any, Any] | None) -> None:
+        """One entry of the outcomes stream: the student it names has changed. One it cannot
+        read makes everything stale (better a read too many than a page that shows a seat the
+        student lost)."""
+        raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
+        try:
+            event = Event.from_json(raw)  # type: ignore[arg-type]
+            # A type this web does not know yet (a new version) is read as one it knows: what
+            # it must not do is keep showing the sections of a student it names.
+            read = READS.get(event.event_type, CONSUMES[0]).read(event.payload)
+        except (ValueError, TypeError, KeyError, ValidationError):
+            log.warning("an outcomes entry the web cannot read: every student is read again")
+            self.forget_all()
+            return
+        self.changed(read["program_id"], read["student_id"])

@@ -1,0 +1,160 @@
+"""Holdings: a student's sections kept by the web process until registration's outcomes stream
+names them, on a real Redis; nothing kept while it does not listen, and nothing a read racing
+a change brings back."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from devstack.redis_server import RedisServer
+from servicekit.events import ENVELOPE_FIELD, Event
+from web_service import events
+from web_service.holdings import Holdings
+
+ROWS = [{"section_id": 7, "class_id": 3, "verb": "Enrolled"}]
+
+
+class Registration:
+    """The registration service's answer, counting the times it is asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.during: list[object] = []  # callables run while it answers (a change racing it)
+
+    def __call__(self) -> list[dict]:
+        self.asked += 1
+        for act in self.during:
+            act()  # type: ignore[operator]
+        return [dict(row, n=self.asked) for row in ROWS]
+
+
+@pytest.fixture
+def client(redis_server):
+    found = redis.Redis(port=redis_server.port, db=6)
+    found.delete(events.OUTCOMES_STREAM)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def holdings(client):
+    port = client.connection_pool.connection_kwargs["port"]
+    kept = Holdings(client, redis.Redis(port=port, db=6))
+    kept.start()
+    assert kept.listening.wait(5)
+    return kept
+
+
+def publish(client, event_type: str, **payload) -> None:
+    event = Event(event_type, "registration", payload)
+    client.xadd(events.OUTCOMES_STREAM, {ENVELOPE_FIELD: event.to_json()})
+
+
+def asks_again(holdings: Holdings, registration: Registration, timeout: float = 5.0) -> bool:
+    """Whether a read goes to the registration service again within ``timeout``."""
+    before = registration.asked
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holdings.read(1, 42, registration)
+        if registration.asked > before:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_students_sections_are_asked_for_once_and_then_kept(holdings):
+    registration = Registration()
+    pages = [holdings.read(1, 42, registration) for _ in range(20)]
+    assert registration.asked == 1
+    assert pages == [[dict(ROWS[0], n=1)]] * 20
+
+
+@pytest.mark.parametrize(
+    "event_type", [events.OUTCOME_DECIDED, events.WAITLIST_PROMOTED, "registration.outcome.x.v2"]
+)
+def test_an_outcome_or_promotion_naming_the_student_drops_what_was_kept(
+    client, holdings, event_type
+):
+    """A type the web does not know yet (a later version) drops the student it names too."""
+    registration = Registration()
+    holdings.read(1, 42, registration)
+    publish(client, event_type, program_id=1, student_id=42, section_id=7, verb="Enrolled")
+    assert asks_again(holdings, registration)
+    assert holdings.read(1, 42, registration) == [dict(ROWS[0], n=2)]  # and kept again
+
+
+def test_an_outcome_of_another_student_or_program_keeps_it(client, holdings):
+    registration = Registration()
+    holdings.read(1, 42, registration)
+    publish(client, events.OUTCOME_DECIDED, program_id=1, student_id=43)
+    publish(client, events.OUTCOME_DECIDED, program_id=2, student_id=42)
+    assert not asks_again(holdings, registration, timeout=0.5)
+
+
+def test_an_entry_it_cannot_read_drops_everything(client, holdings):
+    registration = Registration()
+    holdings.read(1, 42, registration)
+    publish(client, events.OUTCOME_DECIDED, student_id=42)  # no program_id
+    assert asks_again(holdings, registration)
+
+
+def test_a_change_arriving_while_registration_answers_is_shown_but_not_kept(holdings):
+    registration = Registration()
+    registration.during.append(lambda: holdings.changed(1, 42))
+    assert holdings.read(1, 42, registration) == [dict(ROWS[0], n=1)]
+    registration.during.clear()
+    holdings.read(1, 42, registration)
+    assert registration.asked == 2  # the first answer may predate the change: not kept
+    holdings.read(1, 42, registration)
+    assert registration.asked == 2
+
+
+def test_nothing_is_kept_past_its_seconds(holdings):
+    holdings.seconds = 0.2
+    registration = Registration()
+    holdings.read(1, 42, registration)
+    time.sleep(0.3)
+    holdings.read(1, 42, registration)
+    assert registration.asked == 2
+
+
+def test_nothing_is_kept_while_it_does_not_listen():
+    nowhere = redis.Redis(port=9, socket_connect_timeout=0.2)
+    deaf = Holdings(nowhere, nowhere).start()
+    registration = Registration()
+    for _ in range(3):
+        deaf.read(1, 42, registration)
+    assert registration.asked == 3
+    off = Holdings(None, None, seconds=0).start()
+    for _ in range(3):
+        off.read(1, 42, registration)
+    assert registration.asked == 6
+
+
+def test_a_redis_outage_drops_what_was_kept(tmp_path):
+    """Entries published while the listener was away would be missed: while Redis is down every
+    page asks, and nothing kept before the outage is shown after it."""
+    server = RedisServer(tmp_path).start()
+    try:
+        client = redis.Redis(port=server.port, socket_timeout=2)
+        holdings = Holdings(client, redis.Redis(port=server.port, socket_timeout=2)).start()
+        assert holdings.listening.wait(5)
+        registration = Registration()
+        holdings.read(1, 42, registration)
+        time.sleep(1.5)  # past the append-only file's once a second: what was kept is on disk
+        server.stop()
+        assert asks_again(holdings, registration)  # Redis away: every page asks
+        deadline = time.monotonic() + 15
+        while holdings.listening.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not holdings.listening.is_set()
+        server.start()
+        assert holdings.listening.wait(15)
+        before = registration.asked
+        holdings.read(1, 42, registration)
+        holdings.read(1, 42, registration)
+        assert registration.asked == before + 1  # asked again, then kept again
+    finally:
+        server.stop()
