@@ -191,8 +191,22 @@ class ClassSchema(Schema):
     sections = fields.List(fields.Nested(SectionSchema))
 
 
+class CatalogSectionSchema(Schema):
+    """A section as the catalog lists it (read as columns, not objects)."""
+
+    id = fields.Integer()
+    capacity = fields.Integer()
+    enrolled = fields.Integer()
+    status = fields.String()
+    timeslot_ids = fields.List(fields.Integer())
+
+
+class CatalogClassSchema(ClassSchema):
+    sections = fields.List(fields.Nested(CatalogSectionSchema))
+
+
 class CatalogSchema(Schema):
-    classes = fields.List(fields.Nested(ClassSchema))
+    classes = fields.List(fields.Nested(CatalogClassSchema))
 
 
 class RegistrationTypeQuerySchema(StrictSchema):
