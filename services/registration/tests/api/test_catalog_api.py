@@ -72,6 +72,8 @@ def test_queries_answer_for_an_empty_student(client):
     }
     section = created["sections"][0]["id"]
     assert client.get(f"/v1/sections/{section}/students", headers=ADMIN).json == {"student_ids": []}
+    missing = client.get("/v1/programs/999/students/42/sections", headers=student)
+    assert missing.status_code == 404  # looked up only when the student holds nothing
 
 
 @pytest.mark.parametrize(

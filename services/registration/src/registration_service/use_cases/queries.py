@@ -61,8 +61,9 @@ def student_sections(
     valid_only: bool = True,
     when: datetime | None = None,
 ) -> list[StudentSection]:
-    """A student's registrations in a program; every verb when ``verbs`` is empty."""
-    get_program(session, program_id)
+    """A student's registrations in a program; every verb when ``verbs`` is empty. The
+    program is looked up only when there are none (a row implies its program): every open
+    catalog page asks this, and the lookup was a round trip of its own."""
     query = (
         select(Reg.section_id, Reg.class_id, RegistrationTypeRow.name)
         .join(RegistrationTypeRow)
@@ -73,7 +74,10 @@ def student_sections(
         query = query.where(RegistrationTypeRow.name.in_(verbs))
     if valid_only:
         query = valid_objects(query, when or datetime.now(UTC))
-    return [StudentSection(*row) for row in session.execute(query)]
+    found = [StudentSection(*row) for row in session.execute(query)]
+    if not found:
+        get_program(session, program_id)  # NotFound, or the student holds nothing
+    return found
 
 
 def student_classes(
