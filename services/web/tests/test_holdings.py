@@ -102,7 +102,7 @@ def test_an_entry_it_cannot_read_drops_everything(client, holdings):
 
 def test_a_change_arriving_while_registration_answers_is_shown_but_not_kept(holdings):
     registration = Registration()
-    registration.during.append(lambda: holdings.changed(1, 42))
+    registration.during.append(lambda: holdings.changed((1, 42)))
     assert holdings.read(1, 42, registration) == [dict(ROWS[0], n=1)]
     registration.during.clear()
     holdings.read(1, 42, registration)

@@ -102,15 +102,16 @@ class Holdings:
             self.client.set(key, entry, px=max(1, int(self.seconds * 1000)))
         return rows
 
-    def changed(self, program_id: int, student_id: int) -> None:
-        """The student's sections in the program may have changed: what was kept, and what a
-        read in flight keeps, is stale."""
+    def changed(self, *students: tuple[int, int]) -> None:
+        """These (program, student)s' sections may have changed: what was kept, and what a read
+        in flight keeps, is stale (one round trip for a batch of the stream)."""
         assert self.client is not None
-        version = _version_key(program_id, student_id)
         pipeline = self.client.pipeline(transaction=False)
-        pipeline.incr(version)
-        pipeline.expire(version, VERSION_SECONDS)
-        pipeline.delete(_kept_key(program_id, student_id))
+        for program_id, student_id in students:
+            version = _version_key(program_id, student_id)
+            pipeline.incr(version)
+            pipeline.expire(version, VERSION_SECONDS)
+            pipeline.delete(_kept_key(program_id, student_id))
         pipeline.execute()
 
     def forget_all(self) -> None:
@@ -131,9 +132,8 @@ class Holdings:
                         {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
                     )
                     for _stream, entries in found or ():
-                        for entry_id, fields in entries:
-                            last = entry_id
-                            self._heard(fields)
+                        self._heard([fields for _id, fields in entries])
+                        last = entries[-1][0]
             except redis.RedisError:
                 log.warning("the web lost the outcomes stream: sections are read every page")
             except Exception:  # a bug here must not leave pages shown from a deaf cache
@@ -141,18 +141,22 @@ class Holdings:
             self.listening.clear()
             time.sleep(1.0)
 
-    def _heard(self, fields: dict[Any, Any] | None) -> None:
-        """One entry of the outcomes stream: the student it names has changed. One it cannot
+    def _heard(self, entries: list[dict[Any, Any] | None]) -> None:
+        """Entries of the outcomes stream: the students they name have changed. One it cannot
         read makes everything stale (better a read too many than a page that shows a seat the
         student lost)."""
-        raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
-        try:
-            event = Event.from_json(raw)  # type: ignore[arg-type]
-            # A type this web does not know yet (a new version) is read as one it knows: what
-            # it must not do is keep showing the sections of a student it names.
-            read = READS.get(event.event_type, CONSUMES[0]).read(event.payload)
-        except (ValueError, TypeError, KeyError, ValidationError):
-            log.warning("an outcomes entry the web cannot read: every student is read again")
-            self.forget_all()
-            return
-        self.changed(read["program_id"], read["student_id"])
+        students = set()
+        for fields in entries:
+            raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
+            try:
+                event = Event.from_json(raw)  # type: ignore[arg-type]
+                # A type this web does not know yet (a new version) is read as one it knows:
+                # what it must not do is keep showing the sections of a student it names.
+                read = READS.get(event.event_type, CONSUMES[0]).read(event.payload)
+            except (ValueError, TypeError, KeyError, ValidationError):
+                log.warning("an outcomes entry the web cannot read: every student is read again")
+                self.forget_all()
+                continue
+            students.add((read["program_id"], read["student_id"]))
+        if students:
+            self.changed(*students)
