@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PASSWORD = "a long passphrase for the bench"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PAGE_CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
 PROFILE = {
     "grade": 10,
     "first_name": "Ada",
@@ -267,20 +268,21 @@ class Browser:
             began = time.perf_counter()
             status, html = await fetch(session, "GET", catalog, self.catalog_timings)
             self.catalog_ms.append((time.perf_counter() - began) * 1000)
-            token = CSRF.search(html)
+            token = PAGE_CSRF.search(html)
             if status != 200 or token is None:
                 self.errors.append(f"catalog {status}")
                 continue
             await asyncio.sleep(self.rng.uniform(0.5, 2.0))  # reading the catalog
             form = {
-                "csrf_token": token.group(1),
+                "csrf_token": token.group(1).decode(),
                 "key": f"bench-{self.email}-{n}",
                 "do": f"enroll {self.sections[n % len(self.sections)]}",  # the Add button
             }
             began = time.perf_counter()
             headers = {"Accept": "application/json"}
             url = f"{self.web}/programs/{self.program}/requests"
-            status, text = await fetch(session, "POST", url, data=form, headers=headers)
+            status, raw = await fetch(session, "POST", url, data=form, headers=headers)
+            text = raw.decode()
             body = json.loads(text) if text.startswith("{") else {"text": text[:200]}
             self.request_ms.append((time.perf_counter() - began) * 1000)
             if status != 202:
@@ -303,17 +305,17 @@ async def fetch(
     url: str,
     timings: list[dict[str, float]] | None = None,
     **kwargs: Any,
-) -> tuple[int, str]:
+) -> tuple[int, bytes]:
     """One request, sent again once if the server had closed the kept-alive connection it was
     sent on before answering, as a browser does. With ``timings``, the answer's Server-Timing
     (the web's own account of where its time went, ms by part) is added to it."""
     for attempt in (1, 2):
         try:
             async with session.request(method, url, **kwargs) as answer:
-                text = await answer.text()
+                body = await answer.read()  # not decoded: the browsers share the machine
                 if timings is not None:
                     timings.append(server_timing(answer.headers.get("Server-Timing", "")))
-                return answer.status, text
+                return answer.status, body
         except aiohttp.ServerDisconnectedError:
             if attempt == 2:
                 raise
