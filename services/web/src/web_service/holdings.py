@@ -16,6 +16,8 @@ Kept in Redis, not in each process: a browser's next page often arrives on anoth
 - **A read racing a change is not trusted.** A read notes the student's version (and the
   epoch) before it asks and keeps the answer under that mark; an entry for the student that
   arrives meanwhile moves the version, so the next page finds the mark stale and asks again.
+  A version is the id of the newest stream entry naming the student, and only ever moves
+  forward: every process's listener sets the same one, whichever is first.
 - **Nothing trusted while not listening.** A process whose listener has not taken its place in
   the stream, or lost Redis, asks every time; a listener that (re)starts moves the epoch, which
   makes everything kept before it stale (entries may have been missed meanwhile).
@@ -46,6 +48,30 @@ LISTEN_BLOCK_MS = 5_000
 PREFIX = "web.holdings."
 EPOCH = f"{PREFIX}epoch"
 VERSION_SECONDS = 24 * 3600  # far longer than anything is kept: a version never goes back
+# KEYS: version, kept, version, kept, ...; ARGV: an entry id per student, then the seconds a
+# version lives. Sets each version to its id unless it holds a later one, and drops what was
+# kept. Ids are "<ms>-<seq>"; both parts compare as numbers (ms fit a double exactly).
+_MOVE_FORWARD = """
+local n = #KEYS / 2
+for i = 1, n do
+  local new = ARGV[i]
+  local nm, ns = string.match(new, "(%d+)-(%d+)")
+  local current = redis.call("GET", KEYS[2 * i - 1])
+  local later = true
+  if current then
+    local cm, cs = string.match(current, "(%d+)-(%d+)")
+    if cm then
+      nm, ns, cm, cs = tonumber(nm), tonumber(ns), tonumber(cm), tonumber(cs)
+      later = nm > cm or (nm == cm and ns > cs)
+    end
+  end
+  if later then
+    redis.call("SET", KEYS[2 * i - 1], new, "EX", ARGV[n + 1])
+  end
+  redis.call("DEL", KEYS[2 * i])
+end
+return n
+"""
 
 
 def _kept_key(program_id: int, student_id: int) -> str:
@@ -65,6 +91,7 @@ class Holdings:
         self, client: redis.Redis | None, listener: redis.Redis | None, seconds: float = 60.0
     ) -> None:
         self.client, self.listener, self.seconds = client, listener, seconds
+        self._move_forward = client.register_script(_MOVE_FORWARD) if client else None
         self.listening = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -90,7 +117,7 @@ class Holdings:
             )
         except redis.RedisError:  # the listener will notice too; meanwhile, ask
             return ask()
-        mark = f"{int(epoch or 0)}:{int(version or 0)}"
+        mark = f"{int(epoch or 0)}:{_text(version) if version else '0-0'}"
         if kept:
             found = json.loads(kept)
             if found["mark"] == mark:
@@ -102,17 +129,17 @@ class Holdings:
             self.client.set(key, entry, px=max(1, int(self.seconds * 1000)))
         return rows
 
-    def changed(self, *students: tuple[int, int]) -> None:
-        """These (program, student)s' sections may have changed: what was kept, and what a read
-        in flight keeps, is stale (one round trip for a batch of the stream)."""
-        assert self.client is not None
-        pipeline = self.client.pipeline(transaction=False)
-        for program_id, student_id in students:
-            version = _version_key(program_id, student_id)
-            pipeline.incr(version)
-            pipeline.expire(version, VERSION_SECONDS)
-            pipeline.delete(_kept_key(program_id, student_id))
-        pipeline.execute()
+    def changed(self, versions: dict[tuple[int, int], str]) -> None:
+        """These (program, student)s' sections may have changed, as of the stream entry id
+        given: what was kept, and what a read in flight keeps, is stale (one round trip for a
+        batch of the stream; a version never goes back)."""
+        assert self._move_forward is not None
+        keys, ids = [], []
+        for (program_id, student_id), entry_id in versions.items():
+            keys += [_version_key(program_id, student_id), _kept_key(program_id, student_id)]
+            ids.append(entry_id)
+        if keys:
+            self._move_forward(keys=keys, args=[*ids, VERSION_SECONDS])
 
     def forget_all(self) -> None:
         """Everything kept, and whatever reads in flight keep, is stale."""
@@ -132,7 +159,7 @@ class Holdings:
                         {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
                     )
                     for _stream, entries in found or ():
-                        self._heard([fields for _id, fields in entries])
+                        self._heard(entries)
                         last = entries[-1][0]
             except redis.RedisError:
                 log.warning("the web lost the outcomes stream: sections are read every page")
@@ -141,12 +168,12 @@ class Holdings:
             self.listening.clear()
             time.sleep(1.0)
 
-    def _heard(self, entries: list[dict[Any, Any] | None]) -> None:
+    def _heard(self, entries: list[tuple[Any, dict[Any, Any] | None]]) -> None:
         """Entries of the outcomes stream: the students they name have changed. One it cannot
         read makes everything stale (better a read too many than a page that shows a seat the
         student lost)."""
-        students = set()
-        for fields in entries:
+        versions: dict[tuple[int, int], str] = {}
+        for entry_id, fields in entries:
             raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
             try:
                 event = Event.from_json(raw)  # type: ignore[arg-type]
@@ -157,6 +184,10 @@ class Holdings:
                 log.warning("an outcomes entry the web cannot read: every student is read again")
                 self.forget_all()
                 continue
-            students.add((read["program_id"], read["student_id"]))
-        if students:
-            self.changed(*students)
+            versions[read["program_id"], read["student_id"]] = _text(entry_id)
+        if versions:
+            self.changed(versions)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
