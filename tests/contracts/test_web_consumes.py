@@ -9,7 +9,7 @@ import pytest
 import redis
 from servicekit.events import ENVELOPE_FIELD, Event
 from web_service import events
-from web_service.holdings import Holdings
+from web_service.holdings import NO_RETRY, Holdings
 
 ADDED_LATER = {"added_in_a_later_release": {"any": ["shape"]}}
 
@@ -25,7 +25,8 @@ def test_the_reader_keeps_only_whose_sections_changed(golden, spec):
 def test_each_golden_on_the_stream_drops_the_students_sections(redis_server, golden, spec):
     client = redis.Redis(port=redis_server.port, db=7)
     client.delete(events.OUTCOMES_STREAM)
-    holdings = Holdings(client, redis.Redis(port=redis_server.port, db=7)).start()
+    listener = redis.Redis(port=redis_server.port, db=7, retry=NO_RETRY)
+    holdings = Holdings(client, listener).start()
     assert holdings.listening.wait(5)
     example = golden(spec.event_type) | ADDED_LATER
     key = (example["program_id"], example["student_id"])
@@ -39,4 +40,5 @@ def test_each_golden_on_the_stream_drops_the_students_sections(redis_server, gol
     while len(asked) == 1 and time.monotonic() < deadline:
         holdings.read(*key, lambda: asked.append(1) or [])
         time.sleep(0.02)
+    holdings.stop()
     assert len(asked) == 2

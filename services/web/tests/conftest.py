@@ -13,7 +13,9 @@ def app(redis_server):
     settings = WebSettings(
         redis_url=redis_server.url, registration_url="http://127.0.0.1:9", cookie_secure=True
     )
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    app.extensions["web.holdings"].stop()  # no listener left behind for the rest of the run
 
 
 @pytest.fixture

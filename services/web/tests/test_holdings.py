@@ -11,7 +11,7 @@ import redis
 from devstack.redis_server import RedisServer
 from servicekit.events import ENVELOPE_FIELD, Event
 from web_service import events
-from web_service.holdings import Holdings
+from web_service.holdings import NO_RETRY, Holdings
 
 ROWS = [{"section_id": 7, "class_id": 3, "verb": "Enrolled"}]
 
@@ -41,10 +41,11 @@ def client(redis_server):
 @pytest.fixture
 def holdings(client):
     port = client.connection_pool.connection_kwargs["port"]
-    kept = Holdings(client, redis.Redis(port=port, db=6))
+    kept = Holdings(client, redis.Redis(port=port, db=6, retry=NO_RETRY))
     kept.start()
     assert kept.listening.wait(5)
-    return kept
+    yield kept
+    kept.stop()
 
 
 def publish(client, event_type: str, **payload) -> None:
@@ -121,11 +122,12 @@ def test_nothing_is_kept_past_its_seconds(holdings):
 
 
 def test_nothing_is_kept_while_it_does_not_listen():
-    nowhere = redis.Redis(port=9, socket_connect_timeout=0.2)
+    nowhere = redis.Redis(port=9, socket_connect_timeout=0.2, retry=NO_RETRY)
     deaf = Holdings(nowhere, nowhere).start()
     registration = Registration()
     for _ in range(3):
         deaf.read(1, 42, registration)
+    deaf.stop()  # its listener would try Redis again every second for the whole run
     assert registration.asked == 3
     off = Holdings(None, None, seconds=0).start()
     for _ in range(3):
@@ -137,9 +139,10 @@ def test_a_redis_outage_drops_what_was_kept(tmp_path):
     """Entries published while the listener was away would be missed: while Redis is down every
     page asks, and nothing kept before the outage is shown after it."""
     server = RedisServer(tmp_path).start()
+    client = redis.Redis(port=server.port, socket_timeout=2)
+    listener = redis.Redis(port=server.port, socket_timeout=2, retry=NO_RETRY)
+    holdings = Holdings(client, listener).start()
     try:
-        client = redis.Redis(port=server.port, socket_timeout=2)
-        holdings = Holdings(client, redis.Redis(port=server.port, socket_timeout=2)).start()
         assert holdings.listening.wait(5)
         registration = Registration()
         holdings.read(1, 42, registration)
@@ -157,6 +160,7 @@ def test_a_redis_outage_drops_what_was_kept(tmp_path):
         holdings.read(1, 42, registration)
         assert registration.asked == before + 1  # asked again, then kept again
     finally:
+        holdings.stop()
         server.stop()
 
 

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from web_service import live
 from web_service.backend import Backend, Caller, ServiceAccount, SignedOut, timed
-from web_service.holdings import Holdings
+from web_service.holdings import NO_RETRY, Holdings
 from web_service.pages import admin, auth, student
 from web_service.pages.catalog_cards import CatalogCards
 from web_service.sessions import SessionStore
@@ -78,7 +78,8 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["web.cards"] = CatalogCards(shared=settings.shared_reads_seconds > 0)
     app.extensions["web.live"] = live.Live(settings, backend)
     # Its own connection: the listener holds a blocking XREAD on it (never one of the pool's).
-    listener = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    # It retries by itself (and redis-py's backoff would draw from `random` meanwhile).
+    listener = redis.Redis.from_url(settings.redis_url, socket_timeout=30, retry=NO_RETRY)
     holdings = Holdings(client, listener, settings.holdings_seconds)
     app.extensions["web.holdings"] = holdings.start()
 

@@ -38,13 +38,17 @@ from typing import Any
 
 import redis
 from marshmallow import ValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from servicekit.events import ENVELOPE_FIELD, Event
 
 from web_service.events import CONSUMES, OUTCOMES_STREAM
 
 log = logging.getLogger(__name__)
 READS = {spec.event_type: spec for spec in CONSUMES}
-LISTEN_BLOCK_MS = 5_000
+LISTEN_BLOCK_MS = 1_000  # a stopped listener ends within one
+# For the listener's connection: it waits and starts again by itself.
+NO_RETRY = Retry(NoBackoff(), 0)
 # After a read that found entries, the listener waits this long before the next: in a rush the
 # relay publishes a few entries at a time, and a read and a script call for each handful doubled
 # the web's CPU with 10,000 pages open. A student reloads on seeing an answer a human moment
@@ -98,6 +102,7 @@ class Holdings:
         self.client, self.listener, self.seconds = client, listener, seconds
         self._move_forward = client.register_script(_MOVE_FORWARD) if client else None
         self.listening = threading.Event()
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> Holdings:
@@ -107,6 +112,13 @@ class Holdings:
             self._thread = threading.Thread(target=self._listen, name="holdings", daemon=True)
             self._thread.start()
         return self
+
+    def stop(self) -> None:
+        """End the listener (within one blocking read) and trust nothing kept from now on: for
+        a test or a script done with the app (a listener left retrying a stopped Redis would
+        run for the rest of the process)."""
+        self._stopped.set()
+        self.listening.clear()
 
     def read(
         self, program_id: int, student_id: int, ask: Callable[[], list[dict[str, Any]]]
@@ -153,13 +165,13 @@ class Holdings:
 
     def _listen(self) -> None:
         assert self.listener is not None
-        while True:
+        while not self._stopped.is_set():
             try:
                 newest = self.listener.xrevrange(OUTCOMES_STREAM, count=1)
                 last = newest[0][0] if newest else "0-0"
                 self.forget_all()  # what was kept while nobody here listened
                 self.listening.set()
-                while True:
+                while not self._stopped.is_set():
                     found = self.listener.xread(
                         {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
                     )
@@ -173,7 +185,8 @@ class Holdings:
             except Exception:  # a bug here must not leave pages shown from a deaf cache
                 log.exception("the web's outcomes listener failed; starting it again")
             self.listening.clear()
-            time.sleep(1.0)
+            self._stopped.wait(1.0)
+        self.listening.clear()
 
     def _heard(self, entries: list[tuple[Any, dict[Any, Any] | None]]) -> None:
         """Entries of the outcomes stream: the students they name have changed. One it cannot
