@@ -9,7 +9,7 @@ import pytest
 import redis
 from servicekit.events import ENVELOPE_FIELD, Event
 from web_service import events
-from web_service.holdings import NO_RETRY, Holdings
+from web_service.holdings import NO_RETRY, Holdings, student_named
 
 ADDED_LATER = {"added_in_a_later_release": {"any": ["shape"]}}
 
@@ -19,6 +19,9 @@ def test_the_reader_keeps_only_whose_sections_changed(golden, spec):
     example = golden(spec.event_type)
     read = spec.read(example | ADDED_LATER)
     assert read == {"program_id": example["program_id"], "student_id": example["student_id"]}
+    # The listener reads the same two fields without the schema (it reads every entry).
+    entry = Event(spec.event_type, "registration", example | ADDED_LATER).to_json()
+    assert student_named(entry) == (read["program_id"], read["student_id"])
 
 
 @pytest.mark.parametrize("spec", events.CONSUMES, ids=lambda spec: spec.event_type)

@@ -1,6 +1,6 @@
-"""Holdings: a student's sections kept by the web process until registration's outcomes stream
-names them, on a real Redis; nothing kept while it does not listen, and nothing a read racing
-a change brings back."""
+"""Holdings: a student's sections kept for every web process until registration's outcomes
+stream names them, on a real Redis; one process listens (by a lease), nothing is kept while
+nobody listens, and nothing a read racing a change brings back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import redis
 from devstack.redis_server import RedisServer
 from servicekit.events import ENVELOPE_FIELD, Event
 from web_service import events
-from web_service.holdings import NO_RETRY, Holdings
+from web_service.holdings import LEASE, NO_RETRY, TAKE_OVER_SECONDS, Holdings, student_named
 
 ROWS = [{"section_id": 7, "class_id": 3, "verb": "Enrolled"}]
 
@@ -121,7 +121,16 @@ def test_nothing_is_kept_past_its_seconds(holdings):
     assert registration.asked == 2
 
 
-def test_nothing_is_kept_while_it_does_not_listen():
+def test_nothing_is_kept_while_nobody_listens(client):
+    unheard = Holdings(client, None)  # never started: nobody holds the lease
+    registration = Registration()
+    for _ in range(3):
+        unheard.read(1, 42, registration)
+    assert registration.asked == 3
+    assert client.get("web.holdings.1.42") is None  # nor kept for a listener to come
+
+
+def test_nothing_is_kept_while_redis_is_away():
     nowhere = redis.Redis(port=9, socket_connect_timeout=0.2, retry=NO_RETRY)
     deaf = Holdings(nowhere, nowhere).start()
     registration = Registration()
@@ -179,3 +188,80 @@ def test_a_version_never_goes_back_when_a_slower_process_marks_an_older_entry(ho
     registration.during.clear()
     holdings.read(1, 42, registration)
     assert registration.asked == 2
+
+
+def second_process(client) -> Holdings:
+    port = client.connection_pool.connection_kwargs["port"]
+    return Holdings(client, redis.Redis(port=port, db=6, retry=NO_RETRY)).start()
+
+
+def test_one_process_listens_and_every_process_keeps(client, holdings):
+    other = second_process(client)
+    try:
+        time.sleep(TAKE_OVER_SECONDS * 1.5)  # it has tried to take the lease, and could not
+        assert not other.listening.is_set()
+        registration = Registration()
+        other.read(1, 42, registration)
+        assert holdings.read(1, 42, registration) == [dict(ROWS[0], n=1)]  # kept for both
+        publish(client, events.OUTCOME_DECIDED, program_id=1, student_id=42)
+        assert asks_again(other, registration)  # heard by the listening one, for both
+    finally:
+        other.stop()
+
+
+def test_another_process_takes_over_from_a_stopped_listener_and_trusts_nothing_before(
+    client, holdings
+):
+    other = second_process(client)
+    try:
+        registration = Registration()
+        other.read(1, 42, registration)
+        holdings.stop()  # gives the lease back
+        assert other.listening.wait(TAKE_OVER_SECONDS * 3)
+        other.read(1, 42, registration)
+        assert registration.asked == 2  # entries may have gone unheard in between
+        publish(client, events.OUTCOME_DECIDED, program_id=1, student_id=42)
+        assert asks_again(other, registration)
+    finally:
+        other.stop()
+
+
+def test_a_killed_listeners_lease_runs_out_and_another_takes_it(client):
+    """A listener killed outright cannot give its lease back: pages trust what was kept until
+    the lease runs out, then every page asks until another process listens."""
+    client.set(LEASE, "a killed process", px=400)
+    waiting = second_process(client)
+    try:
+        registration = Registration()
+        waiting.read(1, 42, registration)
+        waiting.read(1, 42, registration)
+        assert registration.asked == 1 and not waiting.listening.is_set()
+        assert waiting.listening.wait(TAKE_OVER_SECONDS * 3)
+        waiting.read(1, 42, registration)
+        assert registration.asked == 2  # the epoch moved with the lease
+    finally:
+        waiting.stop()
+
+
+def test_a_listener_that_loses_its_lease_while_stalled_stops_listening(client, holdings):
+    client.set(LEASE, "a process that took over")  # as if ours ran out while it was stalled
+    deadline = time.monotonic() + 5
+    while holdings.listening.is_set() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not holdings.listening.is_set()
+    assert client.get(LEASE) == b"a process that took over"  # not given back: not its own
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"student_id": 42},
+        {"program_id": "1", "student_id": 42},
+        {"program_id": 1, "student_id": True},
+        {"program_id": 1.0, "student_id": 42},
+    ],
+)
+def test_an_entry_naming_nobody_plainly_is_not_read(payload):
+    assert student_named(Event(events.OUTCOME_DECIDED, "registration", payload).to_json()) is None
+    assert student_named(b"not json") is None
+    assert student_named(None) is None

@@ -11,17 +11,23 @@ drops what was kept. What is kept is also dropped after ``seconds`` (a registrat
 ends it without an event).
 
 Kept in Redis, not in each process: a browser's next page often arrives on another connection
-(its open streams hold the first ones), so on another process.
+(its open streams hold the first ones), so on another process. And one process listens for all
+of them: with every process reading every entry, the listener was a third of the web's CPU with
+10,000 pages open. The processes elect it by a lease in Redis (``LEASE_SECONDS``, renewed after
+every read of the stream); the others try to take it over every second.
 
 - **A read racing a change is not trusted.** A read notes the student's version (and the
   epoch) before it asks and keeps the answer under that mark; an entry for the student that
   arrives meanwhile moves the version, so the next page finds the mark stale and asks again.
   A version is the id of the newest stream entry naming the student, and only ever moves
-  forward: every process's listener sets the same one, whichever is first.
-- **Nothing trusted while not listening.** A process whose listener has not taken its place in
-  the stream, or lost Redis, asks every time; a listener that (re)starts moves the epoch, which
-  makes everything kept before it stale (entries may have been missed meanwhile).
-- **As fresh as the page's own answer.** An outcome reaches these listeners when it reaches the
+  forward (a listener that lost its lease while stalled may still mark an older entry).
+- **Nothing trusted while nobody listens.** While no process holds the lease every page asks
+  and nothing is kept; a listener that takes the lease moves the epoch in the same step, which
+  makes everything kept before it stale (entries may have been missed meanwhile). A listener
+  stopped on purpose gives the lease back; one killed outright holds it at most
+  ``LEASE_SECONDS``, the one window in which a page can show sections an unheard entry
+  changed.
+- **As fresh as the page's own answer.** An outcome reaches the listener when it reaches the
   student's open page (the same stream, read the same way, give or take ``GATHER_SECONDS``), so
   the page a student reloads on seeing an answer shows it.
 """
@@ -33,20 +39,21 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import redis
-from marshmallow import ValidationError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from servicekit.events import ENVELOPE_FIELD, Event
+from servicekit.events import ENVELOPE_FIELD
 
-from web_service.events import CONSUMES, OUTCOMES_STREAM
+from web_service.events import OUTCOMES_STREAM
 
 log = logging.getLogger(__name__)
-READS = {spec.event_type: spec for spec in CONSUMES}
-LISTEN_BLOCK_MS = 1_000  # a stopped listener ends within one
+LISTEN_BLOCK_MS = 500  # a stopped listener ends within one, and the lease is renewed as often
+LEASE_SECONDS = 3.0
+TAKE_OVER_SECONDS = 1.0  # how often a process that does not listen tries to take the lease
 # For the listener's connection: it waits and starts again by itself.
 NO_RETRY = Retry(NoBackoff(), 0)
 # After a read that found entries, the listener waits this long before the next: in a rush the
@@ -56,6 +63,7 @@ NO_RETRY = Retry(NoBackoff(), 0)
 GATHER_SECONDS = 0.05
 PREFIX = "web.holdings."
 EPOCH = f"{PREFIX}epoch"
+LEASE = f"{PREFIX}listener"
 VERSION_SECONDS = 24 * 3600  # far longer than anything is kept: a version never goes back
 # KEYS: version, kept, version, kept, ...; ARGV: an entry id per student, then the seconds a
 # version lives. Sets each version to its id unless it holds a later one, and drops what was
@@ -83,6 +91,33 @@ return n
 """
 
 
+# KEYS: lease, epoch; ARGV: this process's token, the lease's ms. Takes the lease when nobody
+# holds it, or this process still does (it lost the stream: entries may have gone unheard),
+# and moves the epoch in the same step: no read can trust what was kept before.
+_TAKE_LEASE = """
+if redis.call("GET", KEYS[1]) == ARGV[1] or redis.call("SET", KEYS[1], ARGV[1], "NX") then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  redis.call("INCR", KEYS[2])
+  return 1
+end
+return 0
+"""
+# KEYS: lease; ARGV: token, ms. Renews the lease if it is still this process's (1), else 0.
+_RENEW_LEASE = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0
+"""
+# KEYS: lease; ARGV: token. Gives the lease back if it is still this process's.
+_GIVE_BACK = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0
+"""
+
+
 def _kept_key(program_id: int, student_id: int) -> str:
     return f"{PREFIX}{program_id}.{student_id}"
 
@@ -100,13 +135,18 @@ class Holdings:
         self, client: redis.Redis | None, listener: redis.Redis | None, seconds: float = 60.0
     ) -> None:
         self.client, self.listener, self.seconds = client, listener, seconds
+        self.token = uuid.uuid4().hex  # whose lease
         self._move_forward = client.register_script(_MOVE_FORWARD) if client else None
-        self.listening = threading.Event()
+        self._take = client.register_script(_TAKE_LEASE) if client else None
+        self._renew = client.register_script(_RENEW_LEASE) if client else None
+        self._give_back = client.register_script(_GIVE_BACK) if client else None
+        self.listening = threading.Event()  # this process holds the lease and listens
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> Holdings:
-        """Listen in the background (once per process; a no-op when nothing is kept)."""
+        """Stand for the listener in the background (once per process; a no-op when nothing
+        is kept)."""
         ready = self.client is not None and self.listener is not None and self.seconds > 0
         if ready and self._thread is None:
             self._thread = threading.Thread(target=self._listen, name="holdings", daemon=True)
@@ -114,25 +154,28 @@ class Holdings:
         return self
 
     def stop(self) -> None:
-        """End the listener (within one blocking read) and trust nothing kept from now on: for
-        a test or a script done with the app (a listener left retrying a stopped Redis would
-        run for the rest of the process)."""
+        """End the listener (within one blocking read) and give its lease back: for a test, a
+        script done with the app, or a process shutting down (another takes over within
+        ``TAKE_OVER_SECONDS`` instead of ``LEASE_SECONDS``)."""
         self._stopped.set()
         self.listening.clear()
+        self._release()
 
     def read(
         self, program_id: int, student_id: int, ask: Callable[[], list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         """The student's sections: kept, or from ``ask`` (the registration service) and kept
         under the mark they were asked at."""
-        if self.client is None or not self.listening.is_set():
+        if self.client is None or self.seconds <= 0:
             return ask()
         key = _kept_key(program_id, student_id)
         try:
-            epoch, version, kept = self.client.mget(
-                EPOCH, _version_key(program_id, student_id), key
+            lease, epoch, version, kept = self.client.mget(
+                LEASE, EPOCH, _version_key(program_id, student_id), key
             )
         except redis.RedisError:  # the listener will notice too; meanwhile, ask
+            return ask()
+        if not lease:  # nobody listens: nothing kept can be trusted, nor kept
             return ask()
         mark = f"{int(epoch or 0)}:{_text(version) if version else '0-0'}"
         if kept:
@@ -164,29 +207,45 @@ class Holdings:
         self.client.incr(EPOCH)
 
     def _listen(self) -> None:
-        assert self.listener is not None
+        assert self.listener is not None and self._take is not None
+        lease_ms = int(LEASE_SECONDS * 1000)
         while not self._stopped.is_set():
             try:
+                # Where to start, before the lease: an entry published after the epoch moved
+                # (which a read may have asked past) must be heard.
                 newest = self.listener.xrevrange(OUTCOMES_STREAM, count=1)
-                last = newest[0][0] if newest else "0-0"
-                self.forget_all()  # what was kept while nobody here listened
-                self.listening.set()
-                while not self._stopped.is_set():
-                    found = self.listener.xread(
-                        {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
-                    )
-                    for _stream, entries in found or ():
-                        self._heard(entries)
-                        last = entries[-1][0]
-                    if found:
-                        time.sleep(GATHER_SECONDS)  # let the next entries gather: one read
+                if self._take(keys=[LEASE, EPOCH], args=[self.token, lease_ms]):
+                    self.listening.set()
+                    self._follow(newest[0][0] if newest else "0-0")
             except redis.RedisError:
                 log.warning("the web lost the outcomes stream: sections are read every page")
             except Exception:  # a bug here must not leave pages shown from a deaf cache
                 log.exception("the web's outcomes listener failed; starting it again")
-            self.listening.clear()
-            self._stopped.wait(1.0)
+            if self.listening.is_set():
+                self.listening.clear()
+                self._release()
+            self._stopped.wait(TAKE_OVER_SECONDS)
         self.listening.clear()
+
+    def _follow(self, last: Any) -> None:
+        """Hear the stream from ``last`` for as long as this process holds the lease."""
+        assert self.listener is not None and self._renew is not None
+        lease_ms = int(LEASE_SECONDS * 1000)
+        while not self._stopped.is_set():
+            found = self.listener.xread({OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS)
+            for _stream, entries in found or ():
+                self._heard(entries)
+                last = entries[-1][0]
+            if not self._renew(keys=[LEASE], args=[self.token, lease_ms]):
+                log.warning("the web's outcomes listener lost its lease; another listens")
+                return
+            if found:
+                time.sleep(GATHER_SECONDS)  # let the next entries gather: one read
+
+    def _release(self) -> None:
+        if self._give_back is not None:
+            with contextlib.suppress(redis.RedisError):
+                self._give_back(keys=[LEASE], args=[self.token])
 
     def _heard(self, entries: list[tuple[Any, dict[Any, Any] | None]]) -> None:
         """Entries of the outcomes stream: the students they name have changed. One it cannot
@@ -195,18 +254,30 @@ class Holdings:
         versions: dict[tuple[int, int], str] = {}
         for entry_id, fields in entries:
             raw = fields and (fields.get(ENVELOPE_FIELD) or fields.get(ENVELOPE_FIELD.encode()))
-            try:
-                event = Event.from_json(raw)  # type: ignore[arg-type]
-                # A type this web does not know yet (a new version) is read as one it knows:
-                # what it must not do is keep showing the sections of a student it names.
-                read = READS.get(event.event_type, CONSUMES[0]).read(event.payload)
-            except (ValueError, TypeError, KeyError, ValidationError):
+            named = student_named(raw)
+            if named is None:
                 log.warning("an outcomes entry the web cannot read: every student is read again")
                 self.forget_all()
                 continue
-            versions[read["program_id"], read["student_id"]] = _text(entry_id)
+            versions[named] = _text(entry_id)
         if versions:
             self.changed(versions)
+
+
+def student_named(raw: str | bytes | None) -> tuple[int, int] | None:
+    """The (program, student) an outcomes entry names, or None when it cannot be read. What
+    :data:`web_service.events.CONSUMES` declares (two strict integers), read without a schema:
+    the listener reads every entry the registration service publishes, and a schema's load was
+    most of its CPU. A type this web does not know yet (a new version) is read the same way:
+    what it must not do is keep showing the sections of a student it names."""
+    try:
+        payload = json.loads(raw)["payload"]  # type: ignore[arg-type]
+        program_id, student_id = payload["program_id"], payload["student_id"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if type(program_id) is not int or type(student_id) is not int:
+        return None
+    return program_id, student_id
 
 
 def _text(value: bytes | str) -> str:
