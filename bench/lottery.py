@@ -25,7 +25,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import import_module, metadata
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,9 @@ from lottery_service.domain.model import (
     LotteryInput,
     LotteryResult,
     Method,
-    Section,
     SolverReport,
 )
 from lottery_service.domain.optimizer import SEAT_SLACK, lp_bounds, optimise
-from lottery_service.domain.schedule_rules import ScheduleRule
 from lottery_service.domain.stats import lottery_stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,34 +82,7 @@ def generate(args: argparse.Namespace, seed: int) -> LotteryInput:
         sys.path.insert(0, str(TESTKIT))
     testkit = import_module("lottery_testkit")
     lottery: LotteryInput = testkit.generate(args.students, args.sections, args.timeslots, seed)
-    return with_lunch(lottery, args.timeslots) if args.lunch else lottery
-
-
-def with_lunch(lottery: LotteryInput, timeslots: int) -> LotteryInput:
-    """The program with the ESP lunch rule, as ``POST .../lunch`` sets it up over the two middle
-    timeslots: a Lunch class with a section in each (room for every student), and "a class
-    before lunch and one after: take a lunch section"."""
-    middle = (timeslots // 2, timeslots // 2 + 1)  # timeslots are numbered 1..timeslots
-    lunch_class = max(s.class_id for s in lottery.sections) + 1
-    first_id = max(s.id for s in lottery.sections) + 1
-    everyone = len(lottery.students)
-    lunch = tuple(
-        Section(first_id + i, lunch_class, everyone, (t,), 0, 99) for i, t in enumerate(middle)
-    )
-    before = [t for t in range(1, timeslots + 1) if t < middle[0]]
-    after = [t for t in range(1, timeslots + 1) if t > middle[1]]
-    rule = ScheduleRule(
-        1,
-        "Take a lunch period",
-        {
-            "all": [
-                {"any": [{"occupied": t} for t in before]},
-                {"any": [{"occupied": t} for t in after]},
-            ]
-        },
-        {"in_sections": [s.id for s in lunch]},
-    )
-    return replace(lottery, sections=(*lottery.sections, *lunch), rules=(rule,))
+    return testkit.with_lunch(lottery, args.timeslots) if args.lunch else lottery
 
 
 # --- one method in a fresh process ------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Seeded random lottery inputs shaped like a real ESP program, for tests of any lottery method.
 
+``with_lunch(lottery, timeslots)`` adds the ESP lunch rule over the two middle timeslots.
+
 ``generate(students, sections, timeslots, seed)``: about 1.5 sections per class; class popularity
 Zipf-skewed (a few classes draw most stars); ~15% of classes are two-timeslot classes, every
 section of which spans two consecutive timeslots;
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 from lottery_service.domain.model import LotteryInput, Section, Student
+from lottery_service.domain.schedule_rules import ScheduleRule
 
 
 def _weighted_sample(rng: random.Random, items: list[int], weights: dict[int, float], k: int):
@@ -98,3 +102,30 @@ def generate(
         student_capacity=student_capacity,
         seed=seed,
     )
+
+
+def with_lunch(lottery: LotteryInput, timeslots: int) -> LotteryInput:
+    """The program with the ESP lunch rule, as ``POST .../lunch`` sets it up over the two middle
+    timeslots: a Lunch class with a section in each (room for every student), and "a class
+    before lunch and one after: take a lunch section"."""
+    middle = (timeslots // 2, timeslots // 2 + 1)  # timeslots are numbered 1..timeslots
+    lunch_class = max(s.class_id for s in lottery.sections) + 1
+    first_id = max(s.id for s in lottery.sections) + 1
+    everyone = len(lottery.students)
+    lunch = tuple(
+        Section(first_id + i, lunch_class, everyone, (t,), 0, 99) for i, t in enumerate(middle)
+    )
+    before = [t for t in range(1, timeslots + 1) if t < middle[0]]
+    after = [t for t in range(1, timeslots + 1) if t > middle[1]]
+    rule = ScheduleRule(
+        1,
+        "Take a lunch period",
+        {
+            "all": [
+                {"any": [{"occupied": t} for t in before]},
+                {"any": [{"occupied": t} for t in after]},
+            ]
+        },
+        {"in_sections": [s.id for s in lunch]},
+    )
+    return replace(lottery, sections=(*lottery.sections, *lunch), rules=(rule,))

@@ -20,7 +20,7 @@ from lottery_service.domain.model import (
     eligible_sections,
 )
 from lottery_service.domain.optimizer import SEAT_SLACK, lp_bounds, optimise
-from lottery_testkit import generate
+from lottery_testkit import generate, with_lunch
 
 
 def sec(id, class_id, *slots, capacity=1, grades=(7, 12)):
@@ -348,6 +348,22 @@ def test_stages_solved_in_blocks_keep_every_rule_and_the_higher_objectives(seed)
     assert (b_first, b_students) == (w_first, w_students)
     assert b_seats >= 0.97 * w_seats
     assert not blocks.solver.optimal  # no bound for a stage solved in blocks
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_with_a_lunch_rule_the_blocks_place_as_many_students_as_the_whole_solve(seed):
+    """With schedule constraints the blocks start at the students stage (its LP alone took half
+    of a 10 s limit at 3,000 students): first choices are solved whole, and the blocks still
+    place every student the whole solve places, every rule kept."""
+    lottery = with_lunch(generate(300, 45, 6, seed), 6)
+    whole = optimise(lottery, blocks_above=10**9)
+    blocks = optimise(lottery, blocks_above=0, block_students=60)
+    assert violations(lottery, blocks) == []
+    (w_first, w_students, w_seats, *_), (b_first, b_students, b_seats, *_) = (
+        score(lottery, placed(result)) for result in (whole, blocks)
+    )
+    assert (b_first, b_students) == (w_first, w_students)
+    assert b_seats >= 0.97 * w_seats
 
 
 def test_a_program_without_ranked_choices_is_solved_in_blocks_too():

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 from lottery_service.domain.check import violations
 from lottery_service.domain.model import LotteryInput, Section, Student
-from lottery_service.domain.optimizer import optimise
+from lottery_service.domain.optimizer import lp_bounds, optimise
 from lottery_service.domain.rule_encoding import required_sections
 from lottery_service.domain.schedule_rules import ScheduleRule, repair
 
@@ -147,3 +148,22 @@ def test_a_student_with_classes_on_both_sides_of_lunch_is_given_lunch():
     for student in both:
         assert (student, 91) in held or (student, 92) in held
     assert sum((i, 11) in held or (i, 21) in held for i in (1, 2, 3, 4)) == 4  # nobody left out
+
+
+def test_the_first_choices_bound_of_a_program_with_rules_keeps_them():
+    """Four students rank a morning and an afternoon class first; three lunch seats: seven
+    first choices at most with the rule, eight without. The run's bound is the one with it."""
+    sections = (
+        *LUNCH,
+        Section(11, 1, 5, (MORNING,), 7, 12),
+        Section(21, 2, 5, (AFTERNOON,), 7, 12),
+    )
+    students = tuple(
+        Student(i, 9, stars=frozenset({1, 2}), priorities={MORNING: (1,), AFTERNOON: (2,)})
+        for i in (1, 2, 3, 4)
+    )
+    lottery = LotteryInput(sections, students, rules=(LUNCH_RULE,))
+    bounds = lp_bounds(lottery)
+    assert bounds["first_choices_met"] == pytest.approx(7.0, abs=1e-6)
+    assert bounds["first_choices_met_without_rules"] == pytest.approx(8.0, abs=1e-6)
+    assert "first_choices_met_without_rules" not in lp_bounds(replace(lottery, rules=()))
