@@ -52,11 +52,13 @@ MEMORY_NOTE = (
 )
 BOUNDS_NOTE = (
     "LP bound column: LP relaxations' values, certified by weak duality (so a hair above the LP "
-    "optimum, never below it). Priority 1 and seats filled: each maximised alone. Students with "
-    "a class: keeping at least the optimiser's first choices. 'Seats filled, keeping the two "
-    "above': keeping at least its first choices and its students with a class, the bound for "
-    "the seats target. Stars met equal seats filled by construction (only starred classes are "
-    "eligible, one section per class)."
+    "optimum, never below it). Priority 1 and seats filled: each maximised alone; priority 1 "
+    "with the program's schedule constraints in (a lunch rule takes first choices; the bound "
+    "without them is in the JSON, first_choices_met_without_rules), the others without them "
+    "(looser, still bounds). Students with a class: keeping at least the optimiser's first "
+    "choices. 'Seats filled, keeping the two above': keeping at least its first choices and its "
+    "students with a class, the bound for the seats target. Stars met equal seats filled by "
+    "construction (only starred classes are eligible, one section per class)."
 )
 # The targets, from the issue.
 FIRST_CHOICE_SHARE = 0.995
