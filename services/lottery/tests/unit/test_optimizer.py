@@ -6,7 +6,6 @@ import itertools
 import math
 import random
 
-import numpy as np
 import pytest
 from lottery_service.domain.check import violations
 from lottery_service.domain.greedy import greedy_fill
@@ -20,7 +19,7 @@ from lottery_service.domain.model import (
     Student,
     eligible_sections,
 )
-from lottery_service.domain.optimizer import SEAT_SLACK, block_places, lp_bounds, optimise
+from lottery_service.domain.optimizer import SEAT_SLACK, lp_bounds, optimise
 from lottery_testkit import generate, with_lunch
 
 
@@ -365,19 +364,6 @@ def test_with_a_lunch_rule_the_blocks_place_as_many_students_as_the_whole_solve(
     )
     assert (b_first, b_students) == (w_first, w_students)
     assert b_seats >= 0.97 * w_seats
-
-
-@pytest.mark.parametrize(("students", "size"), [(300, 60), (3_000, 400), (10_000, 2_500)])
-def test_no_two_stages_share_their_blocks(students, size):
-    owner = np.arange(students, dtype=np.intp)
-    partitions = {
-        frozenset(
-            frozenset(np.flatnonzero(block_places(owner, students, size, k) // size == b))
-            for b in range(math.ceil(students / size))
-        )
-        for k in range(7)  # a run's stages
-    }
-    assert len(partitions) == 7
 
 
 def test_a_program_without_ranked_choices_is_solved_in_blocks_too():

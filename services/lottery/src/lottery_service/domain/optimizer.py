@@ -108,8 +108,6 @@ _BLOCK_STUDENTS = 2_500
 # outlasted the whole 10 s limit. Blocks of 400 students there: seats 11,257 against 10,814,
 # second choices 824 against 579 (seed 0; blocks of 1,500: no change, of 250: 11,153).
 _BLOCKS_ABOVE_WITH_RULES = 50_000
-# Each blocked stage rotates the students' order by this share of a block more (see block_places).
-_GOLDEN_SHARE = (math.sqrt(5.0) - 1.0) / 2.0
 _BLOCK_STUDENTS_WITH_RULES = 400
 _PROVE_ABOVE_GAP = 0.01
 # Kept back from the time limit for building the result, and for HiGHS's overruns of its own.
@@ -610,7 +608,7 @@ def _in_blocks(
     n = model.n_cols
     all_cols = np.arange(n, dtype=np.int32)
     lp.setOptionValue("presolve", "on")
-    place = block_places(model.owner, model.n_y, size, shift)
+    place = (model.owner + shift * (size // 2)) % max(model.n_y, 1)  # each stage its own blocks
     for first in range(0, model.n_y, size):
         remaining = deadline - time.monotonic()
         if remaining < _MIN_MIP:
@@ -637,18 +635,6 @@ def _in_blocks(
         h.changeColsBounds(n, all_cols, np.zeros(n), np.ones(n))
     lp.setOptionValue("presolve", "off")
     return best
-
-
-def block_places(
-    owner: npt.NDArray[np.intp], n_students: int, size: int, shift: int
-) -> npt.NDArray[np.intp]:
-    """Each column's student's place in a stage's blocks (``[0, size)`` the first block, and so
-    on): the students' order rotated by a different share of a block for each stage (multiples
-    of the golden ratio's, so no two stages of a run share a partition), so students at one
-    block's edge are inside the next stage's. Half a block per stage, as before, gave the
-    students stage and the last seats stage of a lunch program the same blocks."""
-    offset = int(shift * size * _GOLDEN_SHARE) % max(size, 1)
-    return (owner + offset) % max(n_students, 1)
 
 
 def _solve_stage(
