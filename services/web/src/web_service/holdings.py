@@ -7,8 +7,9 @@ token check and query, and the web's call to it. A student's sections change onl
 registration service publishes on its outcomes stream (a request decided, a waitlist promotion,
 a lottery's assignments), so each web process listens to that stream (one blocking ``XREAD``,
 one Redis connection) and, for each student an entry names, moves the student's version and
-drops what was kept. What is kept is also dropped after ``seconds`` (a registration's end date
-ends it without an event).
+drops what was kept. What is kept is also dropped after ``seconds``: a net, for a registration
+dated to start or end later, which would change without an event (none is today: every
+registration is written starting, and ended, at the moment it is decided).
 
 Kept in Redis, not in each process: a browser's next page often arrives on another connection
 (its open streams hold the first ones), so on another process. And one process listens for all
