@@ -13,7 +13,7 @@ from registration_service.domain.errors import InvalidInput, NotFound
 from registration_service.events import OUTCOME_DECIDED as OUTCOME_EVENT
 from registration_service.use_cases import requests
 from registration_service.use_cases.requests import NewRequest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 PARTITIONS = 4
 
@@ -48,6 +48,29 @@ def test_unknown_or_foreign_sections_are_refused_before_anything_is_stored(sessi
         submit(session, new(program, foreign))
     assert list(refused.value.fields) == ["section_id"]
     assert session.scalars(select(RegistrationRequestRow)).all() == []
+
+
+def test_a_programs_sections_are_learnt_at_its_first_request(session, build):
+    """The opening minute meets every section for the first time: one read learns them all."""
+    program = build.program()
+    slots = [build.timeslot(program) for _ in range(3)]
+    sections = [build.section(program, [slot]) for slot in slots]
+    statements: list[str] = []
+    engine = session.get_bind().engine
+
+    def seen(conn, cursor, statement, *args):
+        if "FROM sections" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for student, section in enumerate(sections, start=1):
+            submit(session, new(program, section, student_id=student))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1
+    late = build.section(program, [slots[0]])  # added after: a miss reads the program again
+    assert submit(session, new(program, late, student_id=9)).created
 
 
 def test_a_request_is_decided_once_and_its_outcome_is_staged_for_publishing(session, build):
