@@ -129,7 +129,8 @@ def test_the_optimiser_keeps_every_constraint_and_matches_brute_force(seed):
             assert any(rule.broken_by(rest) for rule in lottery.rules), (student_id, lunch.id)
 
 
-def test_a_student_with_classes_on_both_sides_of_lunch_is_given_lunch():
+def four_around_lunch() -> LotteryInput:
+    """Four students who rank a morning and an afternoon class first; three lunch seats."""
     sections = (
         *LUNCH,
         Section(11, 1, 5, (MORNING,), 7, 12),
@@ -139,7 +140,11 @@ def test_a_student_with_classes_on_both_sides_of_lunch_is_given_lunch():
         Student(i, 9, stars=frozenset({1, 2}), priorities={MORNING: (1,), AFTERNOON: (2,)})
         for i in (1, 2, 3, 4)
     )
-    lottery = LotteryInput(sections, students, rules=(LUNCH_RULE,))
+    return LotteryInput(sections, students, rules=(LUNCH_RULE,))
+
+
+def test_a_student_with_classes_on_both_sides_of_lunch_is_given_lunch():
+    lottery = four_around_lunch()
     result = optimise(lottery, time_limit=5)
     assert violations(lottery, result) == []
     held = {(a.student_id, a.section_id) for a in result.assignments}
@@ -153,16 +158,7 @@ def test_a_student_with_classes_on_both_sides_of_lunch_is_given_lunch():
 def test_the_first_choices_bound_of_a_program_with_rules_keeps_them():
     """Four students rank a morning and an afternoon class first; three lunch seats: seven
     first choices at most with the rule, eight without. The run's bound is the one with it."""
-    sections = (
-        *LUNCH,
-        Section(11, 1, 5, (MORNING,), 7, 12),
-        Section(21, 2, 5, (AFTERNOON,), 7, 12),
-    )
-    students = tuple(
-        Student(i, 9, stars=frozenset({1, 2}), priorities={MORNING: (1,), AFTERNOON: (2,)})
-        for i in (1, 2, 3, 4)
-    )
-    lottery = LotteryInput(sections, students, rules=(LUNCH_RULE,))
+    lottery = four_around_lunch()
     bounds = lp_bounds(lottery)
     assert bounds["first_choices_met"] == pytest.approx(7.0, abs=1e-6)
     assert bounds["first_choices_met_without_rules"] == pytest.approx(8.0, abs=1e-6)
