@@ -5,11 +5,11 @@ In the opening minute every student reloads the catalog, and its one read of the
 sections) was more than half of the stack's CPU for a page: the registration web's request,
 token check and query, and the web's call to it. A student's sections change only by what the
 registration service publishes on its outcomes stream (a request decided, a waitlist promotion,
-a lottery's assignments), so each web process listens to that stream (one blocking ``XREAD``,
-one Redis connection) and, for each student an entry names, moves the student's version and
-drops what was kept. What is kept is also dropped after ``seconds``: a net, for a registration
-dated to start or end later, which would change without an event (none is today: every
-registration is written starting, and ended, at the moment it is decided).
+a lottery's assignments), so one web process listens to that stream for all (one blocking
+``XREAD``, one Redis connection) and, for each student an entry names, moves the student's
+version and drops what was kept. What is kept is also dropped after ``seconds``: a net, for a
+registration dated to start or end later, which would change without an event (none is today:
+every registration is written starting, and ended, at the moment it is decided).
 
 Kept in Redis, not in each process: a browser's next page often arrives on another connection
 (its open streams hold the first ones), so on another process. And one process listens for all
@@ -54,6 +54,7 @@ from web_service.events import OUTCOMES_STREAM
 log = logging.getLogger(__name__)
 LISTEN_BLOCK_MS = 500  # a stopped listener ends within one, and the lease is renewed as often
 LEASE_SECONDS = 3.0
+LEASE_MS = int(LEASE_SECONDS * 1000)
 TAKE_OVER_SECONDS = 1.0  # how often a process that does not listen tries to take the lease
 # For the listener's connection: it waits and starts again by itself.
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -156,8 +157,9 @@ class Holdings:
 
     def stop(self) -> None:
         """End the listener (within one blocking read) and give its lease back: for a test, a
-        script done with the app, or a process shutting down (another takes over within
-        ``TAKE_OVER_SECONDS`` instead of ``LEASE_SECONDS``)."""
+        script done with the app, or a gunicorn worker shutting down (``worker_exit`` in the
+        web's ``gunicorn.conf.py``; another process takes over within ``TAKE_OVER_SECONDS``
+        instead of ``LEASE_SECONDS``)."""
         self._stopped.set()
         self.listening.clear()
         self._release()
@@ -209,13 +211,12 @@ class Holdings:
 
     def _listen(self) -> None:
         assert self.listener is not None and self._take is not None
-        lease_ms = int(LEASE_SECONDS * 1000)
         while not self._stopped.is_set():
             try:
                 # Where to start, before the lease: an entry published after the epoch moved
                 # (which a read may have asked past) must be heard.
                 newest = self.listener.xrevrange(OUTCOMES_STREAM, count=1)
-                if self._take(keys=[LEASE, EPOCH], args=[self.token, lease_ms]):
+                if self._take(keys=[LEASE, EPOCH], args=[self.token, LEASE_MS]):
                     self.listening.set()
                     self._follow(newest[0][0] if newest else "0-0")
             except redis.RedisError:
@@ -231,13 +232,12 @@ class Holdings:
     def _follow(self, last: Any) -> None:
         """Hear the stream from ``last`` for as long as this process holds the lease."""
         assert self.listener is not None and self._renew is not None
-        lease_ms = int(LEASE_SECONDS * 1000)
         while not self._stopped.is_set():
             found = self.listener.xread({OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS)
             for _stream, entries in found or ():
                 self._heard(entries)
                 last = entries[-1][0]
-            if not self._renew(keys=[LEASE], args=[self.token, lease_ms]):
+            if not self._renew(keys=[LEASE], args=[self.token, LEASE_MS]):
                 log.warning("the web's outcomes listener lost its lease; another listens")
                 return
             if found:

@@ -568,24 +568,26 @@ def optimise(
     return LotteryResult(assignments, report)
 
 
-def _ranks_tie_break(model: _Model) -> FloatArray:
-    """The rank-2, rank-3 ... objectives as one tie-break (rank r weighs 1/r), adding up to
-    less than 0.25: with the stage's own tie-breaks, under 1, so it never trades a seat."""
+def _lower_ranks(model: _Model) -> FloatArray:
+    """The rank-2, rank-3 ... objectives as one, rank r weighing 1/r."""
     weights = np.zeros(model.n_cols)
     for name, objective in model.stages:
         if name.startswith("priority_") and name != "priority_1":
             weights += objective / int(name.removeprefix("priority_"))
+    return weights
+
+
+def _ranks_tie_break(model: _Model) -> FloatArray:
+    """The lower ranks as one tie-break, adding up to less than 0.25: with the stage's own
+    tie-breaks, under 1, so it never trades a seat."""
+    weights = _lower_ranks(model)
     return weights * (0.25 / (float(weights.sum()) + 1.0))
 
 
 def _ranks_weighted(model: _Model) -> FloatArray:
-    """The rank-2, rank-3 ... objectives weighing ``_RANKS_WEIGHT / r`` each: worth trading a
-    seat for (a second choice weighs one and a half seats), within the seats' floor."""
-    weights = np.zeros(model.n_cols)
-    for name, objective in model.stages:
-        if name.startswith("priority_") and name != "priority_1":
-            weights += objective * (_RANKS_WEIGHT / int(name.removeprefix("priority_")))
-    return weights
+    """The lower ranks weighing ``_RANKS_WEIGHT / r`` each: worth trading a seat for (a second
+    choice weighs one and a half seats), within the seats' floor."""
+    return _lower_ranks(model) * _RANKS_WEIGHT
 
 
 def _in_blocks(
