@@ -401,6 +401,47 @@ def test_a_browser_without_the_submitters_name_sends_the_button_pressed(stack, b
     assert not me.errors, me.errors
 
 
+def test_an_answer_that_comes_before_the_reply_to_its_request_is_still_shown(stack, browser):
+    """A worker can decide, and the stream deliver, before the browser has read the 202 (CI
+    saw it): the page keeps that outcome until the reply names it. The reply is held here
+    until the page has had the outcome."""
+    pid, (slot1, _) = stack.program(name="Quick Answer Splash")
+    (geology,) = stack.klass(pid, "Geology", [(3, slot1)])
+    student, email, headers = stack.account("Quinn")
+    stack.complete_profile(pid, student, headers)
+    me = Person(browser, stack)
+    me.context.add_init_script(
+        """window.heard = [];
+        const Native = window.EventSource;
+        window.EventSource = class extends Native {
+          constructor(url, init) {
+            super(url, init);
+            this.addEventListener("outcome", (e) => window.heard.push(JSON.parse(e.data).id));
+          }
+        };"""
+    )
+    me.sign_in(email)
+    held: list[object] = []
+    page = me.go(f"/programs/{pid}/catalog")
+    page.route(re.compile(rf".*/programs/{pid}/requests$"), lambda route: held.append(route))
+    page.get_by_role("button", name="Add Geology, section 1").click()
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    (route,) = held
+    reply = route.fetch()
+    request_id = reply.json()["id"]
+    page.wait_for_function("id => window.heard.includes(id)", arg=request_id, timeout=20_000)
+    route.fulfill(response=reply)
+    assert "Done: Enrolled" in me.status("Done|Not")
+    held_now = httpx.get(
+        f"{stack.url['registration']}/v1/programs/{pid}/students/{student}/sections",
+        headers=stack.admin,
+    ).json()["sections"]
+    assert [s["section_id"] for s in held_now] == [geology]
+    assert not me.errors, me.errors
+
+
 def tab_to(page: object, target: object, limit: int = 400) -> None:
     """Press Tab until ``target`` has the focus; each element passed on the way must show a
     focus indicator (an outline or a shadow), or a keyboard user would be lost."""

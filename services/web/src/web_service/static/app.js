@@ -18,6 +18,10 @@ function countdowns() {
 }
 
 const pending = new Map(); // request id -> section id
+// Outcomes that came before the reply to their own request (a worker can decide, and the
+// stream deliver, before the browser has read the 202): held by request id until it is read.
+const early = new Map();
+const EARLY_KEPT = 50;
 
 function say(sectionId, text) {
   const status = document.querySelector(`[data-status-for="${sectionId}"]`);
@@ -73,6 +77,11 @@ function requestForms(room) {
           } else {
             say(sectionId, "Queued: the answer appears here in a moment.");
           }
+          const came = early.get(reply.id);
+          if (came) {
+            early.delete(reply.id);
+            settle(came.outcome, came.anchor);
+          }
         } else {
           say(sectionId, reply.error || "The request was not sent; try again.");
           button.disabled = false;
@@ -85,25 +94,36 @@ function requestForms(room) {
   }
 }
 
+function settle(outcome, anchor) {
+  // An outcome of this page's request (or a promotion): said beside its section, then the
+  // page follows the new schedule.
+  const sectionId = pending.get(outcome.id) || outcome.section_id;
+  say(sectionId, describe(outcome));
+  if (outcome.verb === "Waitlisted" && anchor.dataset.requestsUrl) {
+    fetch(anchor.dataset.requestsUrl + outcome.id, { headers: { Accept: "application/json" } })
+      .then((r) => r.json())
+      .then((r) => { if (r.position) say(sectionId, `You are on the waitlist: number ${r.position}.`); });
+  }
+  pending.delete(outcome.id);
+  if (outcome.status === "accepted" || outcome.event_type.includes("promoted")) {
+    setTimeout(() => window.location.reload(), 2500); // the buttons follow the new schedule
+  } else {
+    const button = document.querySelector(`button[data-section="${sectionId}"]:disabled`);
+    if (button) button.disabled = false;
+  }
+}
+
 function liveOutcomes(anchor) {
   const source = new EventSource("/live/outcomes");
   source.addEventListener("outcome", (event) => {
     const outcome = JSON.parse(event.data);
-    const sectionId = pending.get(outcome.id) || outcome.section_id;
     if (pending.has(outcome.id) || outcome.event_type.includes("promoted")) {
-      say(sectionId, describe(outcome));
-      if (outcome.verb === "Waitlisted" && anchor.dataset.requestsUrl) {
-        fetch(anchor.dataset.requestsUrl + outcome.id, { headers: { Accept: "application/json" } })
-          .then((r) => r.json())
-          .then((r) => { if (r.position) say(sectionId, `You are on the waitlist: number ${r.position}.`); });
-      }
-      pending.delete(outcome.id);
-      if (outcome.status === "accepted" || outcome.event_type.includes("promoted")) {
-        setTimeout(() => window.location.reload(), 2500); // the buttons follow the new schedule
-      } else {
-        const button = document.querySelector(`button[data-section="${sectionId}"]:disabled`);
-        if (button) button.disabled = false;
-      }
+      settle(outcome, anchor);
+    } else if (outcome.id) {
+      // Perhaps this page's own request, its reply not read yet; an older outcome (the
+      // stream replays the student's recent ones) is simply never asked for.
+      early.set(outcome.id, { outcome, anchor });
+      if (early.size > EARLY_KEPT) early.delete(early.keys().next().value);
     }
   });
   if (anchor.dataset.seatsUrl) {
