@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -153,9 +154,11 @@ def allowed(policy: str, caller: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def clients(tmp_path_factory, redis_server) -> dict[str, Any]:
+def clients(tmp_path_factory, redis_server) -> Iterator[dict[str, Any]]:
     directory = tmp_path_factory.mktemp("matrix")
-    return {name: make_app(name, directory, redis_server.url).test_client() for name in SERVICES}
+    apps = {name: make_app(name, directory, redis_server.url) for name in SERVICES}
+    yield {name: app.test_client() for name, app in apps.items()}
+    apps["registration"].extensions["registration.fanout"].stop()  # its Redis goes next
 
 
 @pytest.fixture(scope="module")

@@ -196,6 +196,7 @@ def redis():
     for service in FUZZED:
         _seed(service, APPS[service])
     yield server
+    APPS["registration"].extensions["registration.fanout"].stop()
     server.stop()
 
 

@@ -53,7 +53,9 @@ def settings(database_url: str, redis_server) -> RegistrationSettings:
 
 @pytest.fixture
 def client(settings: RegistrationSettings):
-    return create_app(settings).test_client()
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions["registration.fanout"].stop()  # its Redis goes with the test
 
 
 @pytest.fixture

@@ -176,6 +176,7 @@ class OutcomeFanout:
         self._wake = threading.Event()
         self._listening = threading.Event()
         self._started = False
+        self._stopped = threading.Event()
 
     # --- pages ---------------------------------------------------------------------------
     def subscribe(self, student_id: int, last_event_id: str) -> Subscription:
@@ -207,6 +208,13 @@ class OutcomeFanout:
         with self._lock:
             return sum(len(pages) for pages in self._pages.values())
 
+    def stop(self) -> None:
+        """Its threads end within a second or so (a process that keeps running after its app,
+        e.g. a test session, is not left with loops retrying a Redis that is gone)."""
+        self._stopped.set()
+        self._wake.set()
+        self._listening.set()
+
     # --- the two loops ---------------------------------------------------------------------
     def _start(self) -> None:
         with self._lock:
@@ -228,7 +236,7 @@ class OutcomeFanout:
         due: list[tuple[float, int, Subscription]] = []
         order = itertools.count()  # ties in time: never compare two pages
         shortest = 4 * CLOCK_SECONDS
-        while True:
+        while not self._stopped.is_set():
             now = time.monotonic()
             period = min(CLOCK_SECONDS, shortest / 4)
             with self._lock:
@@ -250,7 +258,7 @@ class OutcomeFanout:
                 # Next look: a heartbeat after the one just asked for, or when this one is due.
                 after = now if woken else page.last_write
                 heapq.heappush(due, (max(after + every - period, now + period), next(order), page))
-            time.sleep(period)
+            self._stopped.wait(period)
 
     def _listen_loop(self) -> None:
         # Only what is published from now on (a page's past is its own read), from a position
@@ -258,7 +266,7 @@ class OutcomeFanout:
         # read is then always announced ("$" on the first XREAD left a gap until it was sent).
         last = self._position()
         self._listening.set()
-        while True:
+        while not self._stopped.is_set():
             try:
                 found = self._listen.xread(
                     {OUTCOMES_STREAM: last}, count=1_000, block=LISTEN_BLOCK_MS
@@ -267,7 +275,7 @@ class OutcomeFanout:
                 log.warning(
                     "outcome listener lost Redis; every open page is read again once it is back"
                 )
-                time.sleep(1.0)
+                self._stopped.wait(1.0)
                 self._all_due()  # whatever was published meanwhile
                 continue
             if not found:
@@ -278,13 +286,14 @@ class OutcomeFanout:
 
     def _position(self) -> str:
         """The shared stream's newest id (``0-0`` when empty), retried until Redis answers."""
-        while True:
+        while not self._stopped.is_set():
             try:
                 newest = self._listen.xrevrange(OUTCOMES_STREAM, count=1)
                 return _text(newest[0][0]) if newest else "0-0"
             except redis.RedisError:
                 log.warning("outcome listener cannot reach Redis; retrying")
-                time.sleep(1.0)
+                self._stopped.wait(1.0)
+        return "0-0"  # stopped
 
     def _announce(self, events: Iterable[tuple[int, str]]) -> None:
         now = time.monotonic()
@@ -303,7 +312,7 @@ class OutcomeFanout:
 
     def _fetch_loop(self) -> None:
         self._listening.wait()  # see _listen_loop
-        while True:
+        while not self._stopped.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             with self._lock:
@@ -316,7 +325,7 @@ class OutcomeFanout:
                 again = self._deliver(sorted(due))
             except redis.RedisError as exc:  # one line, not a traceback a second while it is away
                 log.warning("outcome fetcher lost Redis (%s); retrying", exc)
-                time.sleep(1.0)
+                self._stopped.wait(1.0)
                 again = due
             if again:  # more entries, or an announced one not in its student's stream yet
                 with self._lock:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import redis
+from devstack.ports import free_port
 from devstack.tokens import TEST_SIGNER
 from registration_service.api.app import create_app
 from registration_service.events import OUTCOMES_STREAM, student_stream
@@ -89,6 +90,23 @@ def test_every_page_gets_each_of_its_outcomes_once_with_its_stream_id(redis_url)
     for page in pages:
         fanout.unsubscribe(page)
     assert fanout.open_pages() == 0
+
+
+def test_a_stopped_fanout_ends_its_threads_even_while_redis_is_away():
+    """A process that outlives its app (a test session) keeps no loop retrying a gone Redis."""
+    fanout = OutcomeFanout(f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
+    before = set(threading.enumerate())
+    fanout.subscribe(1, "0")
+    mine = set(threading.enumerate()) - before
+    assert {t.name for t in mine} == {
+        "outcomes-listener",
+        "outcomes-fetcher",
+        "outcomes-heartbeats",
+    }
+    fanout.stop()
+    for thread in mine:
+        thread.join(timeout=5)
+    assert not [t.name for t in mine if t.is_alive()]
 
 
 def test_a_page_resumes_after_its_last_event_id_and_one_joining_mid_burst_misses_nothing(
