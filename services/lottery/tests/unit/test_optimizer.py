@@ -354,6 +354,47 @@ def test_stages_solved_in_blocks_keep_every_rule_and_the_higher_objectives(seed,
     assert not blocks.solver.optimal  # no bound for a stage solved in blocks
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_block_cut_from_the_rows_is_the_whole_program_with_the_others_fixed(seed):
+    """A block's own program (its columns, each row less what the fixed columns put in it) has
+    the same integer optimum as the whole program with every other column fixed by bounds."""
+    import highspy
+    import numpy as np
+    from lottery_service.domain.optimizer import _as_columns, _block, _build, _highs, _RowArrays
+
+    lottery = with_lunch(generate(120, 20, 6, seed), 6)
+    model = _build(lottery, random.Random(lottery.seed))
+    best = _as_columns(model, greedy_fill(lottery))
+    rows = _RowArrays.of(model.rows)
+    n, rng = model.n_cols, random.Random(seed)
+    for _ in range(3):
+        chosen = set(rng.sample(range(model.n_y), 30))
+        inside = np.array([owner in chosen for owner in model.owner])
+        whole = _highs(model, integer=True)
+        whole.changeColsBounds(
+            n,
+            np.arange(n, dtype=np.int32),
+            np.where(inside, 0.0, best),
+            np.where(inside, 1.0, best),
+        )
+        whole.changeColsCost(n, np.arange(n, dtype=np.int32), model.seats)
+        whole.run()
+        block, cols = _block(rows, inside, best)
+        k = len(cols)
+        block.changeColsCost(k, np.arange(k, dtype=np.int32), model.seats[cols])
+        block.changeColsIntegrality(
+            k,
+            np.arange(k, dtype=np.int32),
+            np.full(k, highspy.HighsVarType.kInteger.value, np.uint8),
+        )
+        block.run()
+        outside = float(model.seats[~inside] @ best[~inside])
+        assert block.getInfo().objective_function_value + outside == pytest.approx(
+            whole.getInfo().objective_function_value
+        )
+        assert block.getInfo().objective_function_value >= float(model.seats[cols] @ best[cols])
+
+
 def test_a_program_without_ranked_choices_is_solved_in_blocks_too():
     """Without priorities the stages are "students with a class" and "seats" (no "seats_kept"):
     the seats stage is still the one the blocks take over."""

@@ -447,6 +447,7 @@ def optimise(
     mip.setOptionValue("random_seed", lottery.seed % 2_147_483_647)
     all_cols = np.arange(n, dtype=np.int32)
     ones = np.ones(n)
+    rows = _RowArrays.of(model.rows)  # what the blocks cut their programs from
     best: FloatArray | None = None
     optimal = True
     gap: float | None = None
@@ -491,7 +492,15 @@ def optimise(
             later = [n_ for n_ in names[k + 1 :] if not n_.startswith("priority_")]
             share = left() / (1 + len(later))
             best = _in_blocks(
-                lp, mip, model, cost, best, tied, share, block_students, shift=k, abs_gap=abs_gap
+                model,
+                rows,
+                cost,
+                best,
+                share,
+                block_students,
+                shift=k,
+                abs_gap=abs_gap,
+                seed=lottery.seed,
             )
             optimal = False  # no bound for the whole stage: the stats' LP bounds judge it
         else:
@@ -547,6 +556,7 @@ def optimise(
             nz = np.flatnonzero(objective).astype(np.int32)
             for h in (lp, mip):
                 h.addRow(reached, math.inf, len(nz), nz, objective[nz])
+            rows = rows.with_row(nz, objective[nz], reached, math.inf)
 
     if best is None:
         return _greedy(lottery, started)
@@ -591,52 +601,104 @@ def _ranks_weighted(model: _Model) -> FloatArray:
 
 
 def _in_blocks(
-    lp: highspy.Highs,
-    mip: highspy.Highs,
     model: _Model,
+    rows: _RowArrays,
     cost: FloatArray,
     best: FloatArray,
-    tied: bool,
     seconds: float,
     size: int,
-    shift: int = 0,
-    abs_gap: float | None = None,
+    *,
+    shift: int,
+    abs_gap: float,
+    seed: int,
 ) -> FloatArray:
     """A stage improved one block of students at a time, every other student's columns fixed at
-    the incumbent: the LP of a block (presolve drops the fixed columns and the rows they settle)
-    and its restricted integer program are those of a program a quarter the size. A block's
-    result replaces the incumbent only where it is no worse, so each keeps every row."""
+    the incumbent. Each block is a program of its own, cut from the rows (:func:`_block`): its
+    LP, then its integer program with every column the LP settles at the incumbent's value
+    fixed. Solving the whole model with the other columns fixed by bounds instead cost 0.3-1.2 s
+    a block (presolve went through every row each time), against 0.3 s (lunch, 3,000 students:
+    19 blocks in 10 s instead of 8; seats 11,179 -> 11,509, second choices 1,002 -> 1,521). A
+    block's result replaces the incumbent only where it is no worse, so each keeps every row."""
     deadline = time.monotonic() + seconds
-    n = model.n_cols
-    all_cols = np.arange(n, dtype=np.int32)
-    lp.setOptionValue("presolve", "on")
     place = (model.owner + shift * (size // 2)) % max(model.n_y, 1)  # each stage its own blocks
     for first in range(0, model.n_y, size):
         remaining = deadline - time.monotonic()
         if remaining < _MIN_MIP:
             break
         inside = (place >= first) & (place < first + size)
-        lp.changeColsBounds(n, all_cols, np.where(inside, 0.0, best), np.where(inside, 1.0, best))
-        _set_costs(lp, cost)
-        _limit_time(lp, remaining / 2)
-        lp.run()
-        if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        h, cols = _block(rows, inside, best)
+        k = len(cols)
+        _set_costs(h, cost[cols])
+        _limit_time(h, remaining / 2)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             continue
-        relaxed = np.array(lp.getSolution().col_value)
+        relaxed = np.array(h.getSolution().col_value)
         rounded = np.round(relaxed)
-        settled = ~inside | ((np.abs(relaxed - rounded) < 1e-6) & (rounded == best))
-        mip.changeColsBounds(
-            n, all_cols, np.where(settled, best, 0.0), np.where(settled, best, 1.0)
+        start = best[cols]
+        settled = (np.abs(relaxed - rounded) < 1e-6) & (rounded == start)
+        every = np.arange(k, dtype=np.int32)
+        h.changeColsIntegrality(
+            k, every, np.full(k, highspy.HighsVarType.kInteger.value, dtype=np.uint8)
         )
-        found = _solve_stage(
-            mip, model, cost, best, deadline - time.monotonic(), tied, abs_gap=abs_gap
-        )
-        if found is not None and float(cost @ found) >= float(cost @ best) - 1e-9:
+        h.changeColsBounds(k, every, np.where(settled, start, 0.0), np.where(settled, start, 1.0))
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", abs_gap)
+        h.setOptionValue("random_seed", seed % 2_147_483_647)
+        _limit_time(h, deadline - time.monotonic())
+        warm = highspy.HighsSolution()
+        warm.col_value = list(start)
+        warm.value_valid = True
+        h.setSolution(warm)
+        h.run()
+        if not _has_solution(h):
+            continue
+        found = best.copy()
+        found[cols] = np.round(np.array(h.getSolution().col_value))
+        found = _with_students_marked(model, found)
+        if float(cost @ found) >= float(cost @ best) - 1e-9:
             best = found
-    for h in (lp, mip):
-        h.changeColsBounds(n, all_cols, np.zeros(n), np.ones(n))
-    lp.setOptionValue("presolve", "off")
     return best
+
+
+def _block(
+    rows: _RowArrays, inside: npt.NDArray[np.bool_], best: FloatArray
+) -> tuple[highspy.Highs, npt.NDArray[np.intp]]:
+    """The program over the ``inside`` columns alone (an LP until made integer), every other
+    column at its value in ``best``: each row that touches an inside column, its bounds less
+    what the outside columns already put in it; the rows that touch none hold already."""
+    outer = ~inside[rows.indices]
+    taken = np.bincount(
+        rows.row_of[outer],
+        weights=rows.values[outer] * best[rows.indices[outer]],
+        minlength=len(rows.lower),
+    )
+    entry_rows, entry_cols = rows.row_of[~outer], rows.indices[~outer]
+    kept = np.unique(entry_rows)  # the entries are in row order: so are the kept rows
+    cols = np.flatnonzero(inside)
+    renumbered = np.full(len(inside), -1, dtype=np.intp)
+    renumbered[cols] = np.arange(len(cols))
+    local_rows = np.searchsorted(kept, entry_rows)
+    starts = np.searchsorted(local_rows, np.arange(len(kept))).astype(np.int32)
+    h = highspy.Highs()  # type: ignore[no-untyped-call]  # its __init__ has no annotations
+    h.setOptionValue("output_flag", False)
+    k = len(cols)
+    zeros = np.zeros(k)
+    h.addCols(
+        k, zeros, zeros, np.ones(k), 0, np.zeros(k, np.int32), np.zeros(0, np.int32), zeros[:0]
+    )
+    if len(kept):
+        h.addRows(
+            len(kept),
+            rows.lower[kept] - taken[kept],
+            rows.upper[kept] - taken[kept],
+            len(entry_cols),
+            starts,
+            renumbered[entry_cols].astype(np.int32),
+            rows.values[~outer],
+        )
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    return h, cols
 
 
 def _solve_stage(
