@@ -678,12 +678,7 @@ def _one_pass(
         h.setOptionValue("mip_abs_gap", abs_gap)
         h.setOptionValue("random_seed", seed % 2_147_483_647)
         _limit_time(h, deadline - time.monotonic())
-        warm = highspy.HighsSolution()
-        warm.col_value = list(start)
-        warm.value_valid = True
-        h.setSolution(warm)
-        h.run()
-        if not _has_solution(h):
+        if not _run_from(h, start):
             continue
         found = best.copy()
         found[cols] = np.round(np.array(h.getSolution().col_value))
@@ -748,15 +743,20 @@ def _solve_stage(
     if abs_gap is None:
         abs_gap = _TIED_ABS_GAP if tied else _INTEGRAL_ABS_GAP
     h.setOptionValue("mip_abs_gap", abs_gap)
+    if not _run_from(h, start):
+        return None
+    return _with_students_marked(model, np.array(h.getSolution().col_value))
+
+
+def _run_from(h: highspy.Highs, start: FloatArray | None) -> bool:
+    """Run ``h`` from ``start`` (a feasible incumbent, when there is one): found a solution?"""
     if start is not None:
         warm = highspy.HighsSolution()
         warm.col_value = list(start)
         warm.value_valid = True
         h.setSolution(warm)
     h.run()
-    if not _has_solution(h):
-        return None
-    return _with_students_marked(model, np.array(h.getSolution().col_value))
+    return _has_solution(h)
 
 
 def lp_bounds(lottery: LotteryInput, keeping: LotteryResult | None = None) -> dict[str, float]:
