@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from registration_service.adapters.db import make_session_factory
@@ -212,5 +212,7 @@ def test_two_choices_of_one_student_in_one_batch_get_1_and_2(twin_databases):
         ).all()
     verbs = [json.loads(body)["payload"].get("verb") for body in bodies]
     assert verbs[:2] == ["Priority/1", "Priority/2"]
+    # The drainer decides on the wall clock, so its registrations start now, not at T0.
+    soon = datetime.now(UTC) + timedelta(hours=1)
     with sessions() as session:
-        assert queries.registration_priority(session, program, 1, [slot], when=LATER) == 3
+        assert queries.registration_priority(session, program, 1, [slot], when=soon) == 3
