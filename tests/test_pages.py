@@ -9,6 +9,7 @@ or critical violation), and every page is photographed on a desktop and a 375 px
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -291,6 +292,22 @@ def test_a_student_signs_up_registers_and_sees_each_answer_live(stack, browser):
         headers=stack.admin,
     ).json()["sections"]
     assert [s["section_id"] for s in held] == [knots_b]
+    # The catalog comes gzipped to a browser (the shared cards' chunks deflated once, the
+    # student's own card's chunk per page): the same page as without, and the form token sent
+    # as stored bytes, outside every compression window.
+    url = f"{stack.web}/programs/{pid}/catalog"
+    packed = page.goto(url)
+    assert packed.headers.get("content-encoding") == "gzip"
+    page.get_by_role("button", name="Drop Knot Theory, section 2").wait_for(timeout=15_000)
+    plain = page.request.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    once = re.compile(r'(name="(?:csrf_token|key)" value=")[^"]+"')
+    assert once.sub(r"\1\"", packed.text()) == once.sub(r"\1\"", plain.text())
+    jar = {cookie["name"]: cookie["value"]}
+    with httpx.stream("GET", url, headers={"Accept-Encoding": "gzip"}, cookies=jar) as raw:
+        wire = b"".join(raw.iter_raw())
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', gzip.decompress(wire))
+    assert raw.headers["content-encoding"] == "gzip" and token and token.group(1) in wire
     # A button's value that names no request: a 400 that names the field, nothing sent.
     token = page.locator("form[data-request] input[name=csrf_token]").get_attribute("value")
     refused = page.request.post(

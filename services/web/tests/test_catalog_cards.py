@@ -5,10 +5,14 @@ button's value is read as the request it names, anything else refused."""
 from __future__ import annotations
 
 import copy
+import gzip
 import re
+import zlib
 
 import pytest
+from web_service.pages import catalog_cards, gzipped
 from web_service.pages.catalog_cards import CatalogCards, Filled, _render
+from web_service.pages.gzipped import gzip_member
 from web_service.pages.student import asked_for
 
 PROGRAM = {"id": 1, "name": "Splash", "time_zone": "America/New_York"}
@@ -164,3 +168,28 @@ def test_a_page_is_the_snapshots_text_with_the_students_own_cards_in_place():
     assert filled.with_own([1, 2, 3, 4], {3: b"C!", 1: b"A"}) == "Abé".encode() + b"C!dd"
     assert filled.with_own([1, 2, 3, 4], {4: b"D"}) == "abéc".encode() + b"D"
     assert filled.with_own([4, 2], {2: b"B"}) == b"ddB"  # a grade or a search: as listed
+
+
+def test_a_pages_pieces_are_its_cards_each_chunk_deflated_once_unless_it_holds_its_own(
+    monkeypatch,
+):
+    monkeypatch.setattr(catalog_cards, "CHUNK_CARDS", 2)
+    order = [1, 2, 3, 4, 5]
+    filled = Filled.of(order, {c: f"<card {c}>{'é' * c}</card>" for c in order})
+    assert [start for start, *_ in filled.chunks] == [0, filled.spans[3][0], filled.spans[5][0]]
+    for own in ({}, {3: b"mine"}, {1: b"A", 2: b"B", 5: b"E"}, {4: b""}):
+        pieces = filled.segments(order, own)
+        assert b"".join(text for text, _ in pieces) == filled.with_own(order, own)
+        for (text, packed), (_, _, kept, deflated) in zip(pieces, filled.chunks, strict=True):
+            if packed is None:  # a chunk holding the student's own card: made for this page
+                assert text != kept
+            else:
+                assert packed is deflated and zlib.decompressobj(-15).decompress(packed) == text
+        page = gzip_member([(b"<head token>", gzipped.stored(b"<head token>")), *pieces])
+        assert gzip.decompress(page) == b"<head token>" + filled.with_own(order, own)
+        assert b"<head token>" in page  # stored: in no compression window
+    assert filled.segments([5, 1], {1: b"A"}) == [(filled.with_own([5, 1], {1: b"A"}), None)]
+
+
+def test_a_gzip_member_of_no_pieces_is_the_empty_text():
+    assert gzip.decompress(gzip_member([])) == b""

@@ -21,9 +21,12 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import render_template
+
+from web_service.pages.gzipped import Segment, deflated
 
 _CARD = re.compile(r"<!--card (\d+)-->\n")
 _INDENT = re.compile(r"\n\s+")  # a run of blanks shows as one: the template's indents go
@@ -32,6 +35,10 @@ _MARK = re.compile(
 )
 
 Piece = str | tuple[int] | tuple[int, str, str]  # text; a section's seats; its two buttons
+# Cards per compressed chunk (about 16 KB of text): a page recompresses only the chunks that
+# hold its student's own cards. Whole, the 400-section catalog packs to 16 KB, in chunks of 16
+# cards to 24 KB, one by one to 110 KB.
+CHUNK_CARDS = 8
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,37 @@ class Filled:
         whole = b"".join(encoded.get(class_id, b"") for class_id in order)
         return cls(encoded, order, whole, spans)
 
+    @cached_property
+    def chunks(self) -> list[tuple[int, int, bytes, bytes]]:
+        """The cards in runs of ``CHUNK_CARDS``: where each run lies in ``whole``, its text,
+        and that text deflated (made once per snapshot, on the first page that asks)."""
+        runs = []
+        for first in range(0, len(self.order), CHUNK_CARDS):
+            ids = self.order[first : first + CHUNK_CARDS]
+            start, end = self.spans[ids[0]][0], self.spans[ids[-1]][1]
+            text = self.whole[start:end]
+            runs.append((start, end, text, deflated(text)))
+        return runs
+
+    def segments(self, order: list[int], own: dict[int, bytes]) -> list[Segment]:
+        """What :meth:`with_own` gives, as pieces for a gzip response: each chunk without an
+        own card as already deflated, the rest to be deflated for this page."""
+        if order != self.order:
+            return [(self.with_own(order, own), None)]
+        pieces: list[Segment] = []
+        for start, end, text, packed in self.chunks:
+            inside = sorted((self.spans[c][0], c) for c in own if start <= self.spans[c][0] < end)
+            if not inside:
+                pieces.append((text, packed))
+                continue
+            parts, at = [], start
+            for card_start, class_id in inside:
+                parts += [self.whole[at:card_start], own[class_id]]
+                at = self.spans[class_id][1]
+            parts.append(self.whole[at:end])
+            pieces.append((b"".join(parts), None))
+        return pieces
+
     def with_own(self, order: list[int], own: dict[int, bytes]) -> bytes:
         """The cards of the classes ``order``, the student's ``own`` in place of theirs."""
         if order != self.order:  # a grade or a search: the classes shown, one by one
@@ -141,14 +179,30 @@ class CatalogCards:
         timeslots), as UTF-8: the page puts them in its template's place for them (the
         catalog's 400 sections are most of the page, and went through the template's escaping
         and the response's encoding on every page)."""
+        everyone, order, own = self._cards(program, classes, data)
+        return own[0] if everyone is None else everyone.with_own(order, own)
+
+    def page_segments(
+        self, program: dict[str, Any], classes: list[dict[str, Any]], data: dict[str, Any]
+    ) -> list[Segment]:
+        """:meth:`page` in pieces for a gzip response, each with its deflate where one is kept
+        (the per-page design keeps none)."""
+        everyone, order, own = self._cards(program, classes, data)
+        return [(own[0], None)] if everyone is None else everyone.segments(order, own)
+
+    def _cards(
+        self, program: dict[str, Any], classes: list[dict[str, Any]], data: dict[str, Any]
+    ) -> tuple[Filled | None, list[int], dict[int, bytes]]:
+        """The snapshot's cards for everyone, the classes' order, and the student's own cards
+        (per page, without sharing: no snapshot, and every card under the key 0)."""
         order = [c["id"] for c in classes]
         if not self.shared:
             cards = _render(program, classes, data, skeleton=False)
-            return "".join(cards.get(c, "") for c in order).encode()
+            return None, order, {0: "".join(cards.get(c, "") for c in order).encode()}
         everyone = self._for_everyone(program, data)
         held = {row["class_id"] for row in data["held"].values()}
         mine = _render(program, [c for c in classes if c["id"] in held], data, skeleton=False)
-        return everyone.with_own(order, {c: html.encode() for c, html in mine.items()})
+        return everyone, order, {c: html.encode() for c, html in mine.items()}
 
     def _for_everyone(self, program: dict[str, Any], data: dict[str, Any]) -> Filled:
         """The cards for a student who holds nothing, filled in once per snapshot: the pages

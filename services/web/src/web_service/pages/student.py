@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from web_service.holdings import Holdings
 from web_service.pages.catalog_cards import CatalogCards
 from web_service.pages.common import caller, expect, field_errors, shared, signed_in
+from web_service.pages.gzipped import gzip_member, stored
 
 blp = Blueprint("student", __name__)
 
@@ -237,19 +238,28 @@ def catalog(program_id: int) -> WerkzeugResponse:
     ]
     room = shared("registration", f"/v1/programs/{program_id}/waiting-room")
     cards: CatalogCards = current_app.extensions["web.cards"]
-    body = cards.page(program, classes, data)
+    packing = cards.shared and request.accept_encodings["gzip"] > 0
+    body = cards.page_segments(program, classes, data) if packing else None
+    plain = b"" if body is not None else cards.page(program, classes, data)
     html = render_template(
         "catalog.html",
         program=program,
-        cards=Markup(CARDS_PLACE) if body else "",
+        cards=Markup(CARDS_PLACE) if classes else "",
         token=generate_csrf(),
         key=secrets.token_hex(8),
         room=room,
         grade=grade,
         q=request.args.get("q", ""),
     )
-    head, _, tail = html.partition(CARDS_PLACE)
-    return Response(b"".join((head.encode(), body, tail.encode())), mimetype="text/html")
+    head, _, tail = (part.encode() for part in html.partition(CARDS_PLACE))
+    if body is None:
+        response = Response(b"".join((head, plain, tail)), mimetype="text/html")
+    else:  # the head holds the form token: stored, never in a compression window (gzipped.py)
+        pieces = [(head, stored(head)), *body, (tail, stored(tail))]
+        response = Response(gzip_member(pieces), mimetype="text/html")
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 CARDS_PLACE = "<!--the catalog's cards-->"  # where the page puts them, already UTF-8
