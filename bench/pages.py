@@ -314,7 +314,9 @@ async def fetch(
             async with session.request(method, url, **kwargs) as answer:
                 body = await answer.read()  # not decoded: the browsers share the machine
                 if timings is not None:
-                    timings.append(server_timing(answer.headers.get("Server-Timing", "")))
+                    timing = server_timing(answer.headers.get("Server-Timing", ""))
+                    timing["wire_bytes"] = float(answer.content_length or len(body))
+                    timings.append(timing)
                 return answer.status, body
         except aiohttp.ServerDisconnectedError:
             if attempt == 2:
@@ -493,6 +495,10 @@ def run(name: str, args: argparse.Namespace, postgres: PostgresServer, scratch: 
         "arrival_p99_ms": round(percentile(arrivals, 99), 1),
         "catalog_p50_ms": round(percentile(catalog_ms, 50), 1),
         "catalog_p99_ms": round(percentile(catalog_ms, 99), 1),
+        # as sent (gzipped for a client that accepts it, as browsers and aiohttp do)
+        "catalog_kb_on_the_wire_p50": round(
+            percentile([t.get("wire_bytes", 0.0) for t in timings], 50) / 1024, 1
+        ),
         "catalog_first_round_p50_ms": round(percentile(herd, 50), 1),
         "catalog_first_round_p99_ms": round(percentile(herd, 99), 1),
         "catalog_later_rounds_p50_ms": round(percentile(after, 50), 1),
