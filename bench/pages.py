@@ -411,7 +411,7 @@ def print_profile(output: Path, top: int = 30) -> None:
     for path in sorted(output.parent.glob(f"{output.name}.*")):
         counts: Counter[str] = Counter()
         total = 0
-        for line in path.read_text().splitlines():
+        for line in path.read_text(errors="replace").splitlines():  # py-spy may cut a name
             stack, _, count = line.rpartition(" ")
             samples = int(count)
             total += samples
