@@ -223,6 +223,20 @@ def test_top_up_only_adds_what_the_rules_allow(seed):
     assert top_up(lottery, topped) == topped  # nothing left to fill
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_free_seat_goes_to_a_student_who_ranked_its_class_before_one_who_starred_it(seed):
+    """The top-up runs the greedy fill's passes from the solver's result: rank by rank, then
+    stars. Student 1 holds their first choice at timeslot 1 and ranked class 3 second at
+    timeslot 2; students 2-5 only starred class 3, whose one section has one seat."""
+    sections = (sec(1, 1, [1], capacity=1), sec(2, 2, [2], capacity=1), sec(3, 3, [2], capacity=1))
+    ranked = Student(1, 9, priorities={1: (1,), 2: (2, 3)})
+    starring = tuple(Student(i, 9, stars=frozenset({3})) for i in range(2, 6))
+    taken = Student(6, 9, priorities={2: (2,)})
+    lottery = LotteryInput(sections, (ranked, *starring, taken), seed=seed)
+    solved = (Assignment(1, 1), Assignment(6, 2))  # class 2 went to student 6
+    assert set(top_up(lottery, solved)) == {*solved, Assignment(1, 3)}
+
+
 def test_the_greedy_fill_keeps_the_schedule_constraints():
     """A lunch rule over generated programs: every result keeps it (nothing for the repair), a
     student with classes on both sides holds a lunch section, and lunch is given to nobody who

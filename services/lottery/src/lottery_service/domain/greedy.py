@@ -172,8 +172,33 @@ def _section_order(sections: list[Section], rng: random.Random) -> list[Section]
 
 def greedy_fill(lottery: LotteryInput) -> LotteryResult:
     started = time.perf_counter()
-    rng = random.Random(lottery.seed)
     state = Holdings(lottery)
+    _passes(lottery, state, random.Random(lottery.seed))
+    assignments = state.result()
+    seconds = time.perf_counter() - started
+    return LotteryResult(
+        assignments=assignments,
+        solver=SolverReport(method=Method.GREEDY, optimal=False, gap=None, seconds=seconds),
+    )
+
+
+def top_up(lottery: LotteryInput, assignments: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
+    """``assignments`` plus what the greedy fill's passes still give from there: free seats to
+    the students who ranked their class, rank by rank, then to those who starred it.
+
+    A solver cut short by its time limit may leave free seats a student could take; filling
+    them only adds (a seat, a star, perhaps a student's first class), so no objective gets
+    worse. Rank by rank, as the greedy fill does, rather than to any student who starred the
+    class: at 3,000 students with a 3 s limit the solver had placed only first choices, and
+    filling the rest by stars alone met 655 second choices, against 1,571 for the greedy fill.
+    """
+    state = Holdings.of(lottery, assignments)
+    _passes(lottery, state, random.Random(lottery.seed))
+    return state.result()
+
+
+def _passes(lottery: LotteryInput, state: Holdings, rng: random.Random) -> None:
+    """The greedy fill's passes over ``state``: each priority rank, then interest (stars)."""
     sections = [s for s in lottery.sections if s.timeslot_ids and s.capacity > 0]
 
     # (rank, class, first timeslot) -> students; class -> students who starred it.
@@ -193,29 +218,3 @@ def greedy_fill(lottery: LotteryInput) -> LotteryResult:
             state.fill(section, candidates, PRIORITY_FACTOR, rng)
     for section in _section_order(sections, rng):
         state.fill(section, starred.get(section.class_id, []), INTEREST_FACTOR, rng)
-
-    assignments = state.result()
-    seconds = time.perf_counter() - started
-    return LotteryResult(
-        assignments=assignments,
-        solver=SolverReport(method=Method.GREEDY, optimal=False, gap=None, seconds=seconds),
-    )
-
-
-def top_up(lottery: LotteryInput, assignments: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
-    """``assignments`` plus any starred section a student can still take where a seat is free.
-
-    A solver cut short by its time limit may leave such a seat; filling it only adds (a seat, a
-    star, perhaps a student's first class), so no objective gets worse. Sections are visited as
-    the greedy fill visits them and candidates drawn from ``random.Random(lottery.seed)``.
-    """
-    state = Holdings.of(lottery, assignments)
-    starred: dict[int, list[int]] = defaultdict(list)
-    for student in sorted(lottery.students, key=lambda s: s.id):
-        for class_id in sorted(student.starred):
-            starred[class_id].append(student.id)
-    rng = random.Random(lottery.seed)
-    open_sections = [s for s in lottery.sections if s.timeslot_ids and s.capacity > 0]
-    for section in _section_order(open_sections, rng):
-        state.fill(section, starred.get(section.class_id, []), 1.0, rng)
-    return state.result()
