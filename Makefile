@@ -63,6 +63,7 @@ bench-pages: install  ## 200 signed-in browsers through the web in the opening m
 
 bench-lottery: install  ## the lottery optimiser against the greedy fill: 3,000 students x 3 seeds, 10,000 x 1, each with and without lunch (~15 min); writes docs/lottery*.md
 	$(PY) bench/lottery.py
+	$(PY) bench/lottery.py --time-limit 3 --out docs/lottery_3s.json
 	$(PY) bench/lottery.py --lunch --out docs/lottery_lunch.json
 	$(PY) bench/lottery.py --students 10000 --sections 1200 --seeds 1 --time-limit 60 --out docs/lottery_10000.json
 	$(PY) bench/lottery.py --lunch --students 10000 --sections 1200 --seeds 1 --time-limit 60 --out docs/lottery_10000_lunch.json
