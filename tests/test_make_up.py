@@ -5,6 +5,7 @@ everything on Ctrl-C."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,14 +14,38 @@ import httpx
 import pytest
 from devstack.ports import free_port
 from devstack.token import dev_token
+from devstack.upstack import PORTS
 from profile_testkit import complete_profile
 
 pytestmark = pytest.mark.slow
 
 
+def test_a_port_another_program_holds_is_named_at_once(tmp_path):
+    """Not a readiness wait of 90 s ending in "not ready: registration" with the reason in a
+    gunicorn's retries: the setting to change, before anything starts."""
+    ports = {name: free_port() for name in PORTS}
+    env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["REGISTRATION_PORT"]))
+        holder.listen()
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack.up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"REGISTRATION_PORT={ports['REGISTRATION_PORT']}" in done.stderr
+    named = done.stderr.split(":", 1)[1].split(".")[0]
+    assert named.strip() == f"REGISTRATION_PORT={ports['REGISTRATION_PORT']}"  # only that one
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "up.json").exists()  # nothing was started
+
+
 def test_up_serves_the_catalog_and_stops_cleanly(tmp_path):
-    names = ("REGISTRATION_PORT", "PROFILE_PORT", "LOTTERY_PORT", "IDENTITY_PORT", "REDIS_PORT")
-    ports = {name: free_port() for name in names}
+    ports = {name: free_port() for name in PORTS}
     env = {**os.environ, "VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
     for name in ("JWT_JWKS", "JWT_JWKS_URL", "JWT_JWKS_FILE", "JWT_ISSUER", "JWT_AUDIENCE"):
         env.pop(name, None)  # the services trust `make up`'s identity service, nothing else

@@ -3,17 +3,42 @@ it serves."""
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from pathlib import Path
 
 import httpx
 
+# Below the kernel's ephemeral range (32768-60999 by default), so no outgoing connection made
+# between the pick and the server's bind can take the port: a port the kernel hands out
+# (bind to 0) is an ephemeral one, and any client connecting meanwhile may be given it too.
+LOW, HIGH = 20000, 32000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _below_ephemeral() -> tuple[int, int]:
+    try:
+        first = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return LOW, HIGH
+    return LOW, min(HIGH, first - 1)  # empty when the ephemeral range starts below LOW
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing holds now, outside the range outgoing connections draw from."""
+    low, high = _below_ephemeral()
+    for _ in range(200 if high > low else 0):
+        port = random.randint(low, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the low range is full: let the kernel choose
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:

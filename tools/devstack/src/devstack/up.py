@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -289,13 +290,37 @@ def _wait_ready(supervisor: Supervisor, timeout: float = 90) -> None:
         time.sleep(0.2)
 
 
+def _taken_ports(ports: dict[str, int]) -> list[str]:
+    """The ports another program holds, named by their setting: found now, not after the
+    readiness wait, with a gunicorn retrying its bind in a loop. Bound with SO_REUSEADDR as the
+    servers bind, so the TIME_WAIT of a stack just stopped does not count."""
+    taken = []
+    for name, port in ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{name}={port}")
+    return taken
+
+
 def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
+    redis_port = int(os.environ.get("REDIS_PORT", 6379))
+    ports = {"WEB_PORT": WEB_PORT, "FLOWER_PORT": FLOWER_PORT, "REDIS_PORT": redis_port}
+    ports |= {f"{s.name.upper()}_PORT": s.port for s in SERVICES}
+    taken = _taken_ports(ports)
+    if taken:
+        sys.exit(
+            f"in use by another program: {', '.join(taken)}. Stop it (an earlier make up?), "
+            "or set these to free ports, e.g. WEB_PORT=9000 make up"
+        )
     # Ctrl-C stops everything, even when started from a shell that ignores SIGINT for
     # background jobs (Python then leaves SIGINT ignored); SIGTERM stops it the same way.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    redis = RedisServer(VAR / "redis", port=int(os.environ.get("REDIS_PORT", 6379)))
+    redis = RedisServer(VAR / "redis", port=redis_port)
     supervisor = Supervisor(state_file=VAR / "up.json")
     try:
         supervisor.start("redis", redis.command(), dict(os.environ), stop_last=True)

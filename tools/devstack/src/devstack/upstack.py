@@ -56,8 +56,21 @@ class UpStack:
         assert stdout is not None
         self._reader = threading.Thread(target=lambda: self.printed.extend(stdout), daemon=True)
         self._reader.start()
-        self.await_line("ready:", timeout)
+        try:
+            self.await_line("ready:", timeout)
+        except AssertionError as failed:
+            # Stopped, its pipe closed, with the traceback up printed: the reason, not the echo.
+            self.stop()
+            raise AssertionError(f"{failed}\n{self.stderr_tail()}") from None
         return self
+
+    def stderr_tail(self, lines: int = 30) -> str:
+        """The last lines up wrote to stderr: a traceback, the supervisor's restarts."""
+        try:
+            text = self.stderr_log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "".join(text.splitlines(keepends=True)[-lines:])
 
     def await_line(self, start: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
@@ -72,7 +85,8 @@ class UpStack:
 
     def stop(self) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)
         if self._reader is not None:
             self._reader.join(timeout=10)
