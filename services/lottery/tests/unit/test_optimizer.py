@@ -435,3 +435,77 @@ def test_a_program_without_ranked_choices_is_solved_in_blocks_too():
     students = [len({a.student_id for a in r.assignments}) for r in (whole, blocks)]
     assert students[0] == students[1]
     assert len(blocks.assignments) >= 0.97 * len(whole.assignments)
+
+
+def _rows_hold(rows, solution) -> bool:
+    import numpy as np
+
+    activity = np.bincount(rows.row_of, rows.values * solution[rows.indices], len(rows.lower))
+    return bool((activity >= rows.lower - 1e-6).all() and (activity <= rows.upper + 1e-6).all())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_stage_left_no_time_for_its_integer_program_rounds_its_lp(seed):
+    """The seats stage's LP, rounded (its whole columns, then its fractional ones where they
+    fit, then the first choices the earlier stage reached made up from the incumbent), keeps
+    every row, every rule and the first choices, and fills more seats than the incumbent it
+    would otherwise have kept; with some of the LP's first choices made fractional too."""
+    import highspy
+    import numpy as np
+    from lottery_service.domain.optimizer import _build, _highs, _round, _rounded_down, _RowArrays
+
+    lottery = generate(300, 40, 6, seed)
+    model = _build(lottery, random.Random(lottery.seed))
+    rows = _RowArrays.of(model.rows)
+    n = model.n_cols
+    exact = _highs(model, integer=True)
+    exact.changeColsCost(n, np.arange(n, dtype=np.int32), model.first_choices)
+    exact.run()
+    first = np.round(np.array(exact.getSolution().col_value))
+    first[: len(model.pairs)] *= model.first_choices[: len(model.pairs)] > 0  # only those
+    reached = float(model.first_choices @ first)
+    nz = np.flatnonzero(model.first_choices).astype(np.int32)
+    rows = rows.with_row(nz, model.first_choices[nz], reached, math.inf)
+    lp = _highs(model, integer=False)
+    lp.addRow(reached, math.inf, len(nz), nz, model.first_choices[nz])
+    lp.changeColsCost(n, np.arange(n, dtype=np.int32), model.seats)
+    lp.run()
+    assert lp.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    relaxed = np.array(lp.getSolution().col_value)
+    at_one = np.flatnonzero((relaxed[nz] > 0.999) & (first[nz] > 0.5))
+    blurred = relaxed.copy()
+    blurred[nz[at_one[:5]]] = 0.5  # as if the LP had left these first choices fractional
+    # The seats alone, first choices forgotten: they are made up by displacing others.
+    seats_only = _highs(model, integer=False)
+    seats_only.changeColsCost(n, np.arange(n, dtype=np.int32), model.seats)
+    seats_only.run()
+    forgot = np.array(seats_only.getSolution().col_value)
+    forgotten = reached - model.first_choices @ np.floor(forgot + 1e-6)
+    assert forgotten > 100
+    # Most are made up, each displacing what blocked it; not all, and then nothing is used.
+    made_up = _round(model, rows, forgot, first)
+    assert made_up.activity[-1] >= reached - 0.1 * forgotten
+    if not made_up.keeps_every_row():
+        assert _rounded_down(model, rows, forgot, model.seats, first) is first
+    for lp_solution in (relaxed, blurred):
+        rounded = _rounded_down(model, rows, lp_solution, model.seats, first)
+        assert _rows_hold(rows, rounded)
+        assert set(np.unique(rounded)) <= {0.0, 1.0}
+        assert model.first_choices @ rounded >= reached
+        assert model.seats @ rounded > model.seats @ first
+        chosen = tuple(
+            Assignment(*pair) for pair, x in zip(model.pairs, rounded, strict=False) if x > 0.5
+        )
+        report = SolverReport(Method.OPTIMISER, False, None, 0.0)
+        assert violations(lottery, LotteryResult(chosen, report)) == []
+
+
+def test_a_rounding_that_does_not_beat_the_incumbent_keeps_it():
+    import numpy as np
+    from lottery_service.domain.optimizer import _as_columns, _build, _rounded_down, _RowArrays
+
+    lottery = generate(120, 20, 5, 0)
+    model = _build(lottery, random.Random(lottery.seed))
+    rows = _RowArrays.of(model.rows)
+    best = _as_columns(model, greedy_fill(lottery))
+    assert _rounded_down(model, rows, np.zeros(model.n_cols), model.seats, best) is best

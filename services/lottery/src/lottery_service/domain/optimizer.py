@@ -42,9 +42,14 @@ stage, so a stage the time limit cuts short still keeps what the earlier ones re
 laid out in an order shuffled by ``random.Random(lottery.seed)`` and both seats stages add tiny
 seeded coefficients (each below ``0.5 / (n + 1)`` for ``n`` variables, so they add up to less than
 0.5 and cannot trade away a seat), so no student is favoured by id; the same seed and input give the
-same result. A stage followed by a priority or students stage breaks its ties by that stage's
+same result. The first seats stage also breaks its ties by the lower ranks (adding up to less than
+0.25 more). A stage followed by a priority or students stage breaks its ties by that stage's
 objective instead, scaled the same way: at 3,000 students the time limit may cut the last stages
 short, and they then keep an incumbent already good at what they count.
+
+A stage whose LP ends with too little time left for its integer program rounds the LP instead
+(:func:`_rounded_down`): nearly integral on real inputs, it beats the incumbent the earlier stage
+left by hundreds of seats.
 """
 
 from __future__ import annotations
@@ -388,30 +393,39 @@ def _greedy(lottery: LotteryInput, started: float) -> LotteryResult:
     return LotteryResult(found.assignments, report)
 
 
-def _stage_cost(model: _Model, k: int, tie_break: FloatArray) -> tuple[FloatArray, bool]:
-    """Stage ``k``'s cost, and whether it carries tie-breaks (adding up to less than 0.5).
+def _stage_cost(model: _Model, k: int, tie_break: FloatArray) -> tuple[FloatArray, float]:
+    """Stage ``k``'s cost, and the absolute gap within which a solution proves the stage: under
+    1 minus what its tie-breaks add up to, so a solution one short (of seats, of priorities
+    met) never passes as optimal.
 
-    The seats stages break ties at random. A stage followed by a priority or students stage breaks
-    them by that stage's objective, so that one, if the time limit cuts it short, keeps an
-    incumbent already good at it. (Followed by a seats stage, it does not: its LP would then take
-    as long as the seats stage's, 2-3 s rather than 0.2 s at 3,000 students.)
+    The seats stages break ties at random. The first one (seats kept) also by the lower ranks:
+    at 3,000 students its LP then took 0.64 s instead of 1.23 s (a less degenerate optimum),
+    which left a 3 s limit time for its integer program, and the ranks the next stages count
+    are already good where the time limit cuts those short (second choices 769 -> 1,727 with
+    a 3 s limit; the 10 s runs unchanged, 1 s faster). A stage followed by a priority or
+    students stage breaks them by that stage's objective, so that one, if the time limit cuts
+    it short, keeps an incumbent already good at it. (Followed by a seats stage, it does not:
+    its LP would then take as long as the seats stage's, 2-3 s rather than 0.2 s at 3,000
+    students.)
     """
     name, objective = model.stages[k]
-    if k == len(model.stages) - 1 or name == _SEATS_KEPT:
-        return objective + tie_break, True
+    if name == _SEATS_KEPT:
+        return objective + tie_break + _ranks_tie_break(model), _RANKED_ABS_GAP
+    if k == len(model.stages) - 1:
+        return objective + tie_break, _TIED_ABS_GAP
     following_name, following = model.stages[k + 1]
     if following_name in _SEATS_STAGES:
-        return objective, False
-    return objective + following * (_TIE_BREAK_TOTAL / (following.sum() + 1.0)), True
+        return objective, _INTEGRAL_ABS_GAP
+    return objective + following * (_TIE_BREAK_TOTAL / (following.sum() + 1.0)), _TIED_ABS_GAP
 
 
-def _proven(cost: FloatArray, best: FloatArray | None, bound: float, tied: bool) -> bool:
+def _proven(cost: FloatArray, best: FloatArray | None, bound: float, abs_gap: float) -> bool:
     """Whether ``best`` is within what the stage's integer optimum can be, given ``bound``."""
     if best is None:
         return False
     value = float(cost @ best)
-    if tied:
-        return value >= bound - _TIED_ABS_GAP
+    if abs_gap < _INTEGRAL_ABS_GAP:  # tie-breaks: the objective is not integral
+        return value >= bound - abs_gap
     return value >= math.floor(bound + 1e-6) - 1e-6
 
 
@@ -474,7 +488,7 @@ def optimise(
         if left() <= 0:
             optimal = False
             break
-        cost, tied = _stage_cost(model, k, tie_break)
+        cost, abs_gap = _stage_cost(model, k, tie_break)
         blocked = best is not None and len(model.pairs) > blocks_above and k >= blocked_from
         if blocked and name.startswith("priority_"):
             continue  # in blocks a rank stage's LP outlasts its share: the ranks break ties
@@ -490,7 +504,10 @@ def optimise(
             # students, the weights cost 1 % of the seats (99.53 % of the best fill -> 98.53 %,
             # under the 99 % target) for 530 more second choices: a tie-break there.
             floored = ruled and _SEATS_KEPT in names[:k]
-            cost = cost + (_ranks_weighted(model) if floored else _ranks_tie_break(model))
+            if floored:
+                cost = cost + _ranks_weighted(model)
+            elif name != _SEATS_KEPT:  # whose cost has the ranks' tie-break already
+                cost = cost + _ranks_tie_break(model)
             abs_gap = _RANKED_ABS_GAP
             later = [n_ for n_ in names[k + 1 :] if not n_.startswith("priority_")]
             share = left() / (1 + len(later))
@@ -526,9 +543,11 @@ def optimise(
             fixed = np.where(agree, rounded, 0.0), np.where(agree, rounded, 1.0)
             if best is None or left() >= _MIN_MIP:  # HiGHS overruns tiny limits while presolving
                 mip.changeColsBounds(n, all_cols, *fixed)
-                found = _solve_stage(mip, model, cost, best, left(), tied)
+                found = _solve_stage(mip, model, cost, best, left(), abs_gap)
                 mip.changeColsBounds(n, all_cols, np.zeros(n), ones)
                 best = found if found is not None else best
+            else:  # no time for it: the LP's whole columns, if they keep every row, do better
+                best = _rounded_down(model, rows, relaxed, cost, best)
             # 3. Not provably optimal: the whole integer program from the incumbent, if the time
             # left after a generous reserve for the later stages allows (the average so far counts
             # too: the seats stage's LP takes ten times the first stage's).
@@ -538,18 +557,18 @@ def optimise(
             short = best is None or (_gap(float(cost @ best), bound) or 0.0) > _PROVE_ABOVE_GAP
             worth_it = n <= _SMALL_MODEL or short
             if (
-                not _proven(cost, best, bound, tied)
+                not _proven(cost, best, bound, abs_gap)
                 and worth_it
                 and left() - reserve >= _MIN_FULL_SOLVE
             ):
-                found = _solve_stage(mip, model, cost, best, left() - reserve, tied)
+                found = _solve_stage(mip, model, cost, best, left() - reserve, abs_gap)
                 best = found if found is not None else best
                 if mip.getModelStatus() == highspy.HighsModelStatus.kOptimal and best is not None:
                     bound = float(cost @ best)
             if best is None:
                 optimal = False
                 break
-            if not _proven(cost, best, bound, tied):
+            if not _proven(cost, best, bound, abs_gap):
                 optimal = False
                 stage_gap = _gap(float(cost @ best), bound)
                 gap = stage_gap if gap is None or stage_gap is None else max(gap, stage_gap)
@@ -580,6 +599,170 @@ def optimise(
         Method.OPTIMISER, optimal, None if optimal else gap, time.monotonic() - started
     )
     return LotteryResult(assignments, report)
+
+
+class _Rounding:
+    """A 0/1 solution being built from an LP one, with each row's activity kept up to date, so
+    that adding or removing a column is checked against the rows it touches alone."""
+
+    def __init__(self, model: _Model, rows: _RowArrays, start: FloatArray) -> None:
+        self.model, self.rows = model, rows
+        self.n_x = len(model.pairs)
+        order = np.argsort(rows.indices, kind="stable")
+        self._row = rows.row_of[order]
+        self._value = rows.values[order]
+        self._starts = np.searchsorted(rows.indices[order], np.arange(model.n_cols + 1))
+        self._row_starts = np.searchsorted(rows.row_of, np.arange(len(rows.lower) + 1))
+        self.solution = _with_students_marked(model, start)
+        counted = np.flatnonzero(model.counted)
+        self.held = np.bincount(  # sections per student (by y index), as the rows count them
+            model.owner[counted], weights=self.solution[counted], minlength=model.n_y
+        )
+        self.activity = np.bincount(
+            rows.row_of,
+            weights=rows.values * self.solution[rows.indices],
+            minlength=len(rows.lower),
+        )
+
+    def _entries(self, cols: list[int]) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        spans = [slice(self._starts[c], self._starts[c + 1]) for c in cols]
+        return (
+            np.concatenate([self._row[s] for s in spans]),
+            np.concatenate([self._value[s] for s in spans]),
+        )
+
+    def _y(self, col: int) -> int | None:
+        return self.n_x + int(self.model.owner[col]) if self.model.counted[col] else None
+
+    def change(self, col: int, on: bool) -> list[int]:
+        """The columns that turning x ``col`` on (or off) changes: with the student's y when
+        it is their first (or last) section."""
+        cols = [col]
+        y = self._y(col)
+        if y is not None:
+            held = round(self.held[y - self.n_x])
+            if (on and held == 0) or (not on and held == 1):
+                cols.append(y)
+        return cols
+
+    def _delta(self, cols: list[int], sign: float) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """The rows ``cols`` touch, and what changing them by ``sign`` adds to each."""
+        rows, values = self._entries(cols)
+        hit, inverse = np.unique(rows, return_inverse=True)
+        delta = np.zeros(len(hit))
+        np.add.at(delta, inverse, sign * values)
+        return hit, delta
+
+    def fits(self, cols: list[int], sign: float) -> bool:
+        """Whether changing ``cols`` by ``sign`` keeps every row it touches within its bounds
+        (a lower bound already missed only must not fall further)."""
+        hit, delta = self._delta(cols, sign)
+        after = self.activity[hit] + delta
+        return bool(
+            np.all(after <= self.rows.upper[hit] + 1e-6)
+            and np.all(after >= np.minimum(self.rows.lower[hit], self.activity[hit]) - 1e-6)
+        )
+
+    def apply(self, cols: list[int], sign: float) -> None:
+        rows, values = self._entries(cols)
+        np.add.at(self.activity, rows, sign * values)
+        self.solution[cols] = 1.0 if sign > 0 else 0.0
+        if self._y(cols[0]) is not None:
+            self.held[self.model.owner[cols[0]]] += sign
+
+    def blocking(self, cols: list[int]) -> list[int]:
+        """The rows adding ``cols`` would take over their upper bound."""
+        hit, delta = self._delta(cols, 1.0)
+        over = self.activity[hit] + delta > self.rows.upper[hit] + 1e-6
+        return [int(r) for r in hit[over]]
+
+    def holders(self, row: int) -> list[int]:
+        """The x columns at 1 in ``row``."""
+        cols = self.rows.indices[self._row_starts[row] : self._row_starts[row + 1]]
+        cols = cols[cols < self.n_x]
+        return [int(c) for c in cols[self.solution[cols] > 0.5]]
+
+    def keeps_every_row(self) -> bool:
+        rows = self.rows
+        return bool(
+            np.all(self.activity >= rows.lower - 1e-6)
+            and np.all(self.activity <= rows.upper + 1e-6)
+        )
+
+
+def _rounded_down(
+    model: _Model, rows: _RowArrays, relaxed: FloatArray, cost: FloatArray, best: FloatArray
+) -> FloatArray:
+    """The LP solution rounded to a whole one, if that keeps every row and beats ``best`` on
+    the stage's ``cost``; else ``best``.
+
+    For when the time limit leaves no time for a stage's integer program: at 3,000 students
+    with a 3 s limit the seats stage's LP ended with 0.3 s left, and the run kept the students
+    stage's incumbent, which the top-up then filled greedily (11,194 seats of a possible
+    11,863). That LP is nearly integral (64 fractional columns of 89,570). Its columns at 1 keep
+    every packing row (capacities, one section per class and timeslot, caps). The fractional
+    ones are then added where they still fit, first choices first; a row an earlier stage added
+    (first choices met, students placed) left short is made up from the incumbent's columns,
+    each displacing what blocks it where that keeps every such row. Every row is checked
+    before the result is used.
+    """
+    if model.aux:  # a constraint's columns are not rounded here
+        return best
+    state = _round(model, rows, relaxed, best)
+    if not state.keeps_every_row():
+        return best
+    return state.solution if float(cost @ state.solution) > float(cost @ best) else best
+
+
+def _round(model: _Model, rows: _RowArrays, relaxed: FloatArray, best: FloatArray) -> _Rounding:
+    """:func:`_rounded_down`'s rounding, its rows not yet checked."""
+    n_x = len(model.pairs)
+    x = relaxed[:n_x]
+    whole = np.zeros(model.n_cols)
+    whole[:n_x] = x > 1.0 - 1e-6
+    state = _Rounding(model, rows, whole)
+    fractional = np.flatnonzero((x > 1e-6) & (x <= 1.0 - 1e-6))
+    for col in sorted(fractional, key=lambda c: (-model.first_choices[c], -x[c])):
+        cols = state.change(int(col), on=True)
+        if state.fits(cols, 1.0):
+            state.apply(cols, 1.0)
+    for row in np.flatnonzero(state.activity < rows.lower - 1e-6):
+        members = rows.indices[(rows.row_of == row) & (rows.values > 0)]
+        xs, ys = members[members < n_x], members[members >= n_x]
+        pool = xs[(best[xs] > 0.5) & (state.solution[xs] < 0.5)].tolist()
+        # Students placed (y): any section of those the incumbent placed and this has not,
+        # the incumbent's first.
+        unplaced = ys[(best[ys] > 0.5) & (state.solution[ys] < 0.5)] - n_x
+        if len(unplaced):
+            theirs = np.flatnonzero(np.isin(model.owner[:n_x], unplaced) & model.counted)
+            pool += sorted(theirs.tolist(), key=lambda c: -best[c])
+        protected = set(xs.tolist())
+        for col in pool:
+            if state.activity[row] >= rows.lower[row] - 1e-6:
+                break
+            _displace_for(state, col, protected)
+    return state
+
+
+def _displace_for(state: _Rounding, col: int, protected: set[int]) -> None:
+    """Add x ``col``, taking out for each row it would overfill one column there that the short
+    row does not count (``protected``), if that keeps every row; else change nothing."""
+    removed: list[list[int]] = []
+    for row in state.blocking(state.change(col, on=True)):
+        for other in state.holders(row):
+            if other in protected:
+                continue
+            cols = state.change(other, on=False)
+            if state.fits(cols, -1.0):
+                state.apply(cols, -1.0)
+                removed.append(cols)
+                break
+    cols = state.change(col, on=True)
+    if state.fits(cols, 1.0):
+        state.apply(cols, 1.0)
+        return
+    for cols in reversed(removed):
+        state.apply(cols, 1.0)
 
 
 def _lower_ranks(model: _Model) -> FloatArray:
@@ -734,14 +917,11 @@ def _solve_stage(
     cost: FloatArray,
     start: FloatArray | None,
     seconds: float,
-    tied: bool,
-    abs_gap: float | None = None,
+    abs_gap: float,
 ) -> FloatArray | None:
     """One integer solve of ``cost`` from ``start`` within ``seconds``: its solution, if any."""
     _set_costs(h, cost)
     _limit_time(h, seconds)
-    if abs_gap is None:
-        abs_gap = _TIED_ABS_GAP if tied else _INTEGRAL_ABS_GAP
     h.setOptionValue("mip_abs_gap", abs_gap)
     if not _run_from(h, start):
         return None
