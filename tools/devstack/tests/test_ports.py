@@ -18,11 +18,35 @@ def test_a_free_port_is_below_the_ephemeral_range_and_bindable():
             sock.bind(("127.0.0.1", port))
 
 
+def _bindable_not_given(after: int) -> int:
+    """A port above ``after`` that binds and free_port has not given out."""
+    port = after + 1
+    while True:
+        if port not in ports._given:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    pass
+        port += 1
+
+
 def test_a_port_held_is_not_given_out(monkeypatch):
     with socket.socket() as held:
-        held.bind(("127.0.0.1", free_port()))
+        held.bind(("127.0.0.1", _bindable_not_given(20000)))
         taken = held.getsockname()[1]
-        other = free_port()
+        other = _bindable_not_given(taken)
         draws = iter([taken, taken, other])
         monkeypatch.setattr(ports.random, "randint", lambda low, high: next(draws))
         assert ports.free_port() == other
+
+
+def test_a_port_given_out_is_not_given_again(monkeypatch):
+    """A test may pick a port at collection and start its server minutes later: meanwhile the
+    port is free, and must not go to another server."""
+    given = free_port()
+    other = _bindable_not_given(given)
+    draws = iter([given, given, other])
+    monkeypatch.setattr(ports.random, "randint", lambda low, high: next(draws))
+    assert ports.free_port() == other

@@ -25,17 +25,24 @@ def _below_ephemeral() -> tuple[int, int]:
     return LOW, min(HIGH, first - 1)  # empty when the ephemeral range starts below LOW
 
 
+_given: set[int] = set()  # by this process: a port picked early and bound late is not given twice
+
+
 def free_port() -> int:
-    """A loopback port nothing holds now, outside the range outgoing connections draw from."""
+    """A loopback port nothing holds now, outside the range outgoing connections draw from,
+    and not given out before by this process."""
     low, high = _below_ephemeral()
     for _ in range(200 if high > low else 0):
         port = random.randint(low, high)
+        if port in _given:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _given.add(port)
+        return port
     with socket.socket() as sock:  # the low range is full: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
