@@ -4,7 +4,7 @@ these tests (pages that call them are driven in a browser by tests/test_pages.py
 from __future__ import annotations
 
 import pytest
-from web_service.app import create_app
+from web_service.app import close, create_app
 from web_service.settings import WebSettings
 
 
@@ -15,7 +15,7 @@ def app(redis_server):
     )
     app = create_app(settings)
     yield app
-    app.extensions["web.holdings"].stop()  # no listener left behind for the rest of the run
+    close(app)  # no listener, nor connection, left behind for the rest of the run
 
 
 @pytest.fixture

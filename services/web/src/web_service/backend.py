@@ -166,6 +166,10 @@ class StreamClients:
     def next(self) -> httpx.Client:
         return self._clients[next(self._turn) % len(self._clients)]
 
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
 
 @dataclass
 class Backend:
@@ -191,6 +195,13 @@ class Backend:
         }
         streams = StreamClients(urls["registration"])
         return cls(clients, account, streams, SharedReads(shared_reads_seconds))
+
+    def close(self) -> None:
+        """Close every client's connections."""
+        for client in self.clients.values():
+            client.close()
+        if self.streams is not None:
+            self.streams.close()
 
     def anonymous(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with timed(service):

@@ -164,6 +164,16 @@ class Holdings:
         self.listening.clear()
         self._release()
 
+    def close(self) -> None:
+        """:meth:`stop`, then wait for the listener (one blocking read at most) and close its
+        connection: nothing of this object is left open for the garbage collector."""
+        self.stop()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2 * LISTEN_BLOCK_MS / 1000 + TAKE_OVER_SECONDS)
+        if self.listener is not None:
+            self.listener.close()
+
     def read(
         self, program_id: int, student_id: int, ask: Callable[[], list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
