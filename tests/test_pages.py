@@ -138,6 +138,24 @@ class Stack:
                 return decided["status"]
             time.sleep(0.5)
 
+    def await_profile_known(
+        self, pid: int, student: int, section: int, headers: dict[str, str]
+    ) -> None:
+        """Until registration has heard of the student's saved profile (by event, in order: once
+        the last student's is known, all are): a probe drop of a section they do not hold is
+        then refused for another reason than ``profile_incomplete``."""
+        deadline = time.monotonic() + 30
+        while True:
+            sent = httpx.post(
+                f"{self.url['registration']}/v1/programs/{pid}/registration-requests",
+                json={"student_id": student, "action": "drop", "section_id": section},
+                headers=headers,
+            ).json()
+            if self.await_decision(sent["id"], headers)["reason"] != "profile_incomplete":
+                return
+            assert time.monotonic() < deadline, f"registration never heard of {student}'s profile"
+            time.sleep(0.3)
+
     def await_decision(self, request_id: str, headers: dict[str, str]) -> dict:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -340,7 +358,9 @@ def _admin(stack: Stack) -> dict[str, str]:
 
 
 def test_the_waiting_room_explains_itself_then_the_released_answer_arrives(stack, browser):
-    opens = datetime.now(UTC) + timedelta(seconds=6)
+    # Far enough ahead for the setup below (an account, a sign-in, axe and two screenshots: 5-8 s
+    # here, twice that on a loaded machine) to end before the room is released.
+    opens = datetime.now(UTC) + timedelta(seconds=15)
     pid, (slot1, _) = stack.program(
         name="Fair Splash", registration_opens_at=opens.isoformat(), opening_window_seconds=4
     )
@@ -535,7 +555,7 @@ def test_an_organiser_builds_a_program_from_a_csv_and_watches_the_board(stack, b
     students = [stack.account(f"S{n}") for n in range(6)]
     for student, _, headers in students:
         stack.complete_profile(pid, student, headers)
-    time.sleep(1.5)
+    stack.await_profile_known(pid, students[-1][0], section, students[-1][2])
     for student, _, headers in students:
         httpx.post(
             f"{stack.url['registration']}/v1/programs/{pid}/registration-requests",

@@ -58,9 +58,11 @@ def test_a_consumer_stopped_past_the_retention_catches_up_by_the_replay_command(
     registration_engine, registration_sessions = make_session_factory(registration_url)
     profile_engine, profile_sessions = make_session_factory(profile_url)
 
-    program = registration.post(
-        "/v1/programs", json={"name": "Splash", "grade_min": 7, "grade_max": 12}, headers=ADMIN
-    ).json["id"]
+    # Dated: grades are counted from the program's opening (from today without one, and the
+    # grades below would move on at the next school year's rollover).
+    body = {"name": "Splash", "grade_min": 7, "grade_max": 12}
+    body["registration_opens_at"] = "2026-12-01T09:00:00Z"
+    program = registration.post("/v1/programs", json=body, headers=ADMIN).json["id"]
     relay_outbox(registration_engine, registration_outbox, publisher)
     apply_events(
         StreamConsumer(client, CATALOG_STREAM, "profile", "p"),

@@ -11,8 +11,12 @@ from lottery_service.use_cases.read_models import handle_event
 from servicekit.events import Event
 from sqlalchemy.orm import Session, sessionmaker
 
+# Two hours: a module's tokens are signed at import (collection), and the suite runs for 8-15
+# minutes on a 2-core machine; a token signed for 10 minutes expired before a late test used it.
+TOKEN_TTL = 7200
 
-def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
+
+def bearer(subject: int | str, role: str = "student", ttl: int = TOKEN_TTL) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``registration_testkit.bearer``)."""
     return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from devstack.tokens import issue_token
 
+# Two hours: a module's tokens are signed at import (collection), and the suite runs for 8-15
+# minutes on a 2-core machine; a token signed for 10 minutes expired before a late test used it.
+TOKEN_TTL = 7200
 
-def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
+
+def bearer(subject: int | str, role: str = "student", ttl: int = TOKEN_TTL) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``registration_testkit.bearer``)."""
     return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 

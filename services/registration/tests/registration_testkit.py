@@ -16,7 +16,12 @@ T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 RUN_STARTS_AT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
-def bearer(subject: int | str, role: str = "student", ttl: int = 600) -> dict[str, str]:
+# Two hours: a module's tokens are signed at import (collection), and the suite runs for 8-15
+# minutes on a 2-core machine; a token signed for 10 minutes expired before a late test used it.
+TOKEN_TTL = 7200
+
+
+def bearer(subject: int | str, role: str = "student", ttl: int = TOKEN_TTL) -> dict[str, str]:
     """Headers with a token for ``subject`` (the same order as ``profile_testkit.bearer``)."""
     return {"Authorization": f"Bearer {issue_token(subject, role, ttl)}"}
 

@@ -412,7 +412,7 @@ def test_the_last_stage_in_blocks_takes_passes_while_they_gain(seed):
     once = _in_blocks(model, rows, model.seats, start, **blocks)
     began = time.monotonic()
     again = _in_blocks(model, rows, model.seats, start, **blocks, repeat=True)
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < blocks["seconds"]  # ends by itself, not by the limit
     assert model.seats @ again > model.seats @ once > model.seats @ start
     activity = np.bincount(rows.row_of, rows.values * again[rows.indices], len(rows.lower))
     assert (activity >= rows.lower - 1e-6).all() and (activity <= rows.upper + 1e-6).all()

@@ -200,7 +200,11 @@ def test_a_group_the_database_refuses_answers_each_of_its_requests_503(
 
     first = threading.Thread(target=send, args=(1,))
     first.start()
-    time.sleep(0.02)  # student 1 flushes alone; the rest queue behind it, into one group
+    # Student 1 flushes alone; the rest queue behind it, into one group.
+    deadline = time.monotonic() + 10
+    while not intake.group._flushing and intake.group.groups == 0:
+        assert time.monotonic() < deadline, "student 1's flush never began"
+        time.sleep(0.001)
     rest = [threading.Thread(target=send, args=(s,)) for s in students[1:]]
     for thread in rest:
         thread.start()
