@@ -13,10 +13,12 @@ the same file-descriptor limit.
   1,024, so the server raises its soft limit to the hard one at start
   (:func:`raise_open_files_limit`); the hard limit must be at least ``WORKER_CONNECTIONS`` +
   ``FD_HEADROOM`` (compose sets 65,536).
-- **Redis connections per process, whatever the number of pages** (at most 8, so 20,000 pages
-  on two workers cost 16 of Redis's 10,000 clients): the outcome fan-out's two (a blocking
-  listener and a fetcher, :mod:`registration_service.outcome_fanout`), ``WEB_REDIS_POOL`` for
-  doorbells, readiness and scrapes, and ``WEB_BROKER_POOL`` for Celery's producer.
+- **Redis connections per process, whatever the number of pages** (about 8, so 20,000 pages
+  on two workers cost some 16-20 of Redis's 10,000 clients): the outcome fan-out's two (a
+  blocking listener and a fetcher, :mod:`registration_service.outcome_fanout`), ``WEB_REDIS_POOL``
+  for doorbells, readiness and scrapes, and ``WEB_BROKER_POOL`` connections for Celery's
+  producer, which kombu may back with a socket more: 7 per process measured with 1,000 pages
+  each, once 9 (``tests/test_audience.py`` holds it to 10, the fan-out to its two).
 - **A slow page**: at most ``PAGE_MAX_BEHIND`` events wait for one page; past that it is closed
   and its browser resumes by ``Last-Event-ID``. A student has a handful of outcomes; a thousand
   is a client that stopped reading.
