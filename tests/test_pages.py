@@ -126,17 +126,7 @@ class Stack:
 
     def enroll(self, pid: int, student: int, section: int, headers: dict[str, str]) -> str:
         """Sent until registration has heard of the student's profile (it learns by event)."""
-        deadline = time.monotonic() + 30
-        while True:
-            sent = httpx.post(
-                f"{self.url['registration']}/v1/programs/{pid}/registration-requests",
-                json={"student_id": student, "action": "enroll", "section_id": section},
-                headers=headers,
-            ).json()
-            decided = self.await_decision(sent["id"], headers)
-            if decided["reason"] != "profile_incomplete" or time.monotonic() > deadline:
-                return decided["status"]
-            time.sleep(0.5)
+        return self._once_profile_known(pid, student, "enroll", section, headers)["status"]
 
     def await_profile_known(
         self, pid: int, student: int, section: int, headers: dict[str, str]
@@ -144,15 +134,23 @@ class Stack:
         """Until registration has heard of the student's saved profile (by event, in order: once
         the last student's is known, all are): a probe drop of a section they do not hold is
         then refused for another reason than ``profile_incomplete``."""
+        self._once_profile_known(pid, student, "drop", section, headers)
+
+    def _once_profile_known(
+        self, pid: int, student: int, action: str, section: int, headers: dict[str, str]
+    ) -> dict:
+        """The request sent again until it is decided on something else than a profile
+        registration has not heard of yet; its decision."""
         deadline = time.monotonic() + 30
         while True:
             sent = httpx.post(
                 f"{self.url['registration']}/v1/programs/{pid}/registration-requests",
-                json={"student_id": student, "action": "drop", "section_id": section},
+                json={"student_id": student, "action": action, "section_id": section},
                 headers=headers,
             ).json()
-            if self.await_decision(sent["id"], headers)["reason"] != "profile_incomplete":
-                return
+            decided = self.await_decision(sent["id"], headers)
+            if decided["reason"] != "profile_incomplete":
+                return decided
             assert time.monotonic() < deadline, f"registration never heard of {student}'s profile"
             time.sleep(0.3)
 
