@@ -401,8 +401,9 @@ def _stage_cost(model: _Model, k: int, tie_break: FloatArray) -> tuple[FloatArra
     The seats stages break ties at random. The first one (seats kept) also by the lower ranks:
     at 3,000 students its LP then took 0.64 s instead of 1.23 s (a less degenerate optimum),
     which left a 3 s limit time for its integer program, and the ranks the next stages count
-    are already good where the time limit cuts those short (second choices 769 -> 1,727 with
-    a 3 s limit; the 10 s runs unchanged, 1 s faster). A stage followed by a priority or
+    are already good where the time limit cuts those short (with a 3 s limit, seed 0: seats
+    11,194 -> 11,861, second choices 1,502 -> 1,727; the 10 s runs about the same, 1-2 s
+    faster). A stage followed by a priority or
     students stage breaks them by that stage's objective, so that one, if the time limit cuts
     it short, keeps an incumbent already good at it. (Followed by a seats stage, it does not:
     its LP would then take as long as the seats stage's, 2-3 s rather than 0.2 s at 3,000
@@ -676,6 +677,11 @@ class _Rounding:
         over = self.activity[hit] + delta > self.rows.upper[hit] + 1e-6
         return [int(r) for r in hit[over]]
 
+    def counted_by(self, row: int) -> npt.NDArray[np.intp]:
+        """The columns ``row`` counts (a positive coefficient)."""
+        span = slice(self._row_starts[row], self._row_starts[row + 1])
+        return self.rows.indices[span][self.rows.values[span] > 0]
+
     def holders(self, row: int) -> list[int]:
         """The x columns at 1 in ``row``."""
         cols = self.rows.indices[self._row_starts[row] : self._row_starts[row + 1]]
@@ -697,10 +703,11 @@ def _rounded_down(
     the stage's ``cost``; else ``best``.
 
     For when the time limit leaves no time for a stage's integer program: at 3,000 students
-    with a 3 s limit the seats stage's LP ended with 0.3 s left, and the run kept the students
-    stage's incumbent, which the top-up then filled greedily (11,194 seats of a possible
-    11,863). That LP is nearly integral (64 fractional columns of 89,570). Its columns at 1 keep
-    every packing row (capacities, one section per class and timeslot, caps). The fractional
+    with a 3 s limit, before that stage's ranks tie-break, its LP ended with 0.3 s left, and
+    the run kept the students stage's incumbent, which the top-up then filled greedily (11,194
+    seats of a possible 11,863). That LP is nearly integral (64 fractional columns of
+    89,570). Its columns at 1 keep every packing row (capacities, one section per class and
+    timeslot, caps). The fractional
     ones are then added where they still fit, first choices first; a row an earlier stage added
     (first choices met, students placed) left short is made up from the incumbent's columns,
     each displacing what blocks it where that keeps every such row. Every row is checked
@@ -727,7 +734,7 @@ def _round(model: _Model, rows: _RowArrays, relaxed: FloatArray, best: FloatArra
         if state.fits(cols, 1.0):
             state.apply(cols, 1.0)
     for row in np.flatnonzero(state.activity < rows.lower - 1e-6):
-        members = rows.indices[(rows.row_of == row) & (rows.values > 0)]
+        members = state.counted_by(int(row))
         xs, ys = members[members < n_x], members[members >= n_x]
         pool = xs[(best[xs] > 0.5) & (state.solution[xs] < 0.5)].tolist()
         # Students placed (y): any section of those the incumbent placed and this has not,
