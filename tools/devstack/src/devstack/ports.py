@@ -25,6 +25,19 @@ def _below_ephemeral() -> tuple[int, int]:
     return LOW, min(HIGH, first - 1)  # empty when the ephemeral range starts below LOW
 
 
+def is_free(port: int, reuse_address: bool = False) -> bool:
+    """Whether a server could bind ``port`` on the loopback now. ``reuse_address`` binds as
+    the servers do (SO_REUSEADDR), so the TIME_WAIT of a server just stopped does not count."""
+    with socket.socket() as sock:
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 _given: set[int] = set()  # by this process: a port picked early and bound late is not given twice
 
 
@@ -34,13 +47,8 @@ def free_port() -> int:
     low, high = _below_ephemeral()
     for _ in range(200 if high > low else 0):
         port = random.randint(low, high)
-        if port in _given:
+        if port in _given or not is_free(port):
             continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
         _given.add(port)
         return port
     with socket.socket() as sock:  # the low range is full: let the kernel choose

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.ports import wait_for_port, wait_until_serving
+from devstack.ports import is_free, wait_for_port, wait_until_serving
 from devstack.redis_server import RedisServer
 from devstack.supervise import Supervisor
 
@@ -292,17 +291,8 @@ def _wait_ready(supervisor: Supervisor, timeout: float = 90) -> None:
 
 def _taken_ports(ports: dict[str, int]) -> list[str]:
     """The ports another program holds, named by their setting: found now, not after the
-    readiness wait, with a gunicorn retrying its bind in a loop. Bound with SO_REUSEADDR as the
-    servers bind, so the TIME_WAIT of a stack just stopped does not count."""
-    taken = []
-    for name, port in ports.items():
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                taken.append(f"{name}={port}")
-    return taken
+    readiness wait, with a gunicorn retrying its bind in a loop."""
+    return [f"{name}={port}" for name, port in ports.items() if not is_free(port, True)]
 
 
 def main() -> None:
