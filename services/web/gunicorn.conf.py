@@ -20,8 +20,9 @@ keepalive = 30
 # over them by hash. On one shared socket every idle worker is woken and the last one active
 # tends to win: of 200 browsers' kept-alive connections one of two workers held 114-133, of
 # four workers one held 103 and another 0. That worker then served its share of the opening
-# burst alone, with a core to spare beside it (make bench-pages: first round p99 296-324 ms
-# against 240 ms with this, 100/100). A worker restarting drops what waits in its own queue.
+# burst alone, with a core to spare beside it (200 pages at once: p99 250-324 ms, against
+# 240 ms with this and 100/100; docs/benchmarks.md). A worker restarting drops what waits in
+# its own queue.
 reuse_port = True
 
 
