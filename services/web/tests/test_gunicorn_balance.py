@@ -42,7 +42,6 @@ def _held(worker: psutil.Process, port: int) -> int:
     )
 
 
-@pytest.mark.slow
 def test_kept_alive_connections_are_spread_over_every_worker(tmp_path):
     (tmp_path / "tiny.py").write_text(APP)
     port = free_port()
