@@ -1,16 +1,18 @@
-"""Fixtures: a migrated SQLite database per test (copied from one migrated template), the app
-and a catalog builder."""
+"""Fixtures: a migrated SQLite database per test (copied from one migrated template), the app,
+the outcome fan-outs a test makes and a catalog builder."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from devstack.tokens import TEST_SIGNER
 from registration_service.adapters.db import make_session_factory
 from registration_service.api.app import create_app
 from registration_service.migrate import upgrade
+from registration_service.outcome_fanout import OutcomeFanout
 from registration_service.settings import RegistrationSettings
 from registration_testkit import CatalogBuilder
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,6 +58,21 @@ def client(settings: RegistrationSettings):
     app = create_app(settings)
     yield app.test_client()
     app.extensions["registration.fanout"].stop()  # its Redis goes with the test
+
+
+@pytest.fixture
+def fanouts() -> Iterator[Callable[..., OutcomeFanout]]:
+    """``OutcomeFanout(...)`` for a test, stopped after it, as the app fixture stops the app's:
+    a fan-out left running goes on retrying a Redis the session has stopped, and logs so."""
+    made: list[OutcomeFanout] = []
+
+    def make(*args: Any, **kwargs: Any) -> OutcomeFanout:
+        made.append(OutcomeFanout(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for fanout in made:
+        fanout.stop()
 
 
 @pytest.fixture

@@ -72,8 +72,8 @@ def stream_ids(url: str, student: int) -> list[str]:
     return [entry_id.decode() for entry_id, _ in entries]
 
 
-def test_every_page_gets_each_of_its_outcomes_once_with_its_stream_id(redis_url):
-    fanout = OutcomeFanout(redis_url)
+def test_every_page_gets_each_of_its_outcomes_once_with_its_stream_id(redis_url, fanouts):
+    fanout = fanouts(redis_url)
     earlier = [publish(redis_url, 1, n) for n in range(3)]  # before any page: a replay
     pages = [fanout.subscribe(1, "0"), fanout.subscribe(1, "0"), fanout.subscribe(2, "0")]
     later = [publish(redis_url, 1, n) for n in range(3, 6)] + [publish(redis_url, 2, 0)]
@@ -110,9 +110,9 @@ def test_a_stopped_fanout_ends_its_threads_even_while_redis_is_away():
 
 
 def test_a_page_resumes_after_its_last_event_id_and_one_joining_mid_burst_misses_nothing(
-    redis_url,
+    redis_url, fanouts
 ):
-    fanout = OutcomeFanout(redis_url)
+    fanout = fanouts(redis_url)
     fanout.subscribe(99, "0")  # the fan-out runs before the burst
     publish(redis_url, 3, 0)
     burst = threading.Thread(target=lambda: [publish(redis_url, 3, n) for n in range(1, 301)])
@@ -131,8 +131,10 @@ def test_a_page_resumes_after_its_last_event_id_and_one_joining_mid_burst_misses
     assert received(resumed, 1, timeout=0.5) == []
 
 
-def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrives(redis_url):
-    fanout = OutcomeFanout(redis_url)
+def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrives(
+    redis_url, fanouts
+):
+    fanout = fanouts(redis_url)
     page = fanout.subscribe(4, "0")
     warm_up = fanout.subscribe(98, "0")  # its outcome arrived: the listener holds a position
     publish(redis_url, 98, 0)
@@ -145,11 +147,11 @@ def test_an_outcome_announced_before_it_reaches_the_students_stream_still_arrive
     assert [data["id"] for _, data in received(page, 1)] == ["request-4-0"]
 
 
-def test_an_announcement_of_an_outcome_already_read_is_no_news(redis_url):
+def test_an_announcement_of_an_outcome_already_read_is_no_news(redis_url, fanouts):
     """The relay writes the student's stream first, so the fetcher often reads an outcome
     before the listener hears of it; that late announcement must not keep the student due
     (read again every 20 ms until ANNOUNCED_PATIENCE passed)."""
-    fanout = OutcomeFanout(redis_url)
+    fanout = fanouts(redis_url)
     page = fanout.subscribe(8, "0")
     warm_up = fanout.subscribe(97, "0")  # as above
     publish(redis_url, 97, 0)
@@ -176,10 +178,11 @@ def test_a_head_request_leaves_no_page_subscribed(database_url, redis_url):
     assert response.status_code == 200
     response.close()
     assert app.extensions["registration.fanout"].open_pages() == 0
+    app.extensions["registration.fanout"].stop()
 
 
-def test_a_slow_page_is_closed_and_the_others_are_not_held_up(redis_url):
-    fanout = OutcomeFanout(redis_url, max_behind=10)
+def test_a_slow_page_is_closed_and_the_others_are_not_held_up(redis_url, fanouts):
+    fanout = fanouts(redis_url, max_behind=10)
     slow = fanout.subscribe(5, "0")  # never read
     brisk = fanout.subscribe(6, "0")
     for n in range(30):
@@ -193,8 +196,8 @@ def test_a_slow_page_is_closed_and_the_others_are_not_held_up(redis_url):
     assert list(slow.chunks(heartbeat_seconds=0.1)) == []  # its writer stops at once
 
 
-def test_two_redis_connections_serve_any_number_of_pages(redis_url):
-    fanout = OutcomeFanout(redis_url)
+def test_two_redis_connections_serve_any_number_of_pages(redis_url, fanouts):
+    fanout = fanouts(redis_url)
     client = redis.Redis.from_url(redis_url)
     pages = [fanout.subscribe(1000 + n, "0") for n in range(300)]
     for n in range(0, 300, 7):
@@ -213,8 +216,8 @@ def test_a_stream_opened_while_redis_is_away_stays_open_with_heartbeats(database
         jwt_jwks=TEST_SIGNER.jwks_json(),
         outcome_heartbeat_seconds=0.1,
     )
-    client = create_app(settings).test_client()
-    response = client.get("/v1/students/7/outcomes", headers=bearer(7), buffered=False)
+    app = create_app(settings)
+    response = app.test_client().get("/v1/students/7/outcomes", headers=bearer(7), buffered=False)
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
     chunks = iter(response.response)
@@ -224,3 +227,4 @@ def test_a_stream_opened_while_redis_is_away_stays_open_with_heartbeats(database
         b": keep-alive\n\n",
     ]
     response.close()
+    app.extensions["registration.fanout"].stop()  # not left retrying port 1 all session

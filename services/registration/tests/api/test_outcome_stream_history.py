@@ -13,7 +13,7 @@ from registration_service.adapters.db import make_session_factory
 from registration_service.adapters.models import outbox
 from registration_service.api.app import outcome_replay
 from registration_service.events import STUDENT_STREAM_PREFIX, WAITLIST_PROMOTED, student_stream
-from registration_service.outcome_fanout import OutcomeFanout, Subscription
+from registration_service.outcome_fanout import Subscription
 from registration_service.use_cases import requests
 from registration_service.use_cases.requests import NewRequest
 from registration_testkit import CatalogBuilder
@@ -64,10 +64,10 @@ class Registration:
 
 
 def test_a_page_resumed_from_before_the_retention_gets_the_database_then_the_stream(
-    database_url, redis_url
+    database_url, redis_url, fanouts
 ):
     reg = Registration(database_url, redis_url)
-    fanout = OutcomeFanout(redis_url, replay=outcome_replay(reg.sessions))
+    fanout = fanouts(redis_url, replay=outcome_replay(reg.sessions))
     live = fanout.subscribe(STUDENT, "0")  # open the whole time: what the stream gave
     reg.decide(STUDENT, reg.sections[0])
     reg.relay()
@@ -132,7 +132,7 @@ def stream_ids(reg: Registration) -> list[str]:
 
 
 def test_a_page_waits_while_the_database_is_away_and_gets_its_outcomes_once_it_is_back(
-    database_url, redis_url
+    database_url, redis_url, fanouts
 ):
     reg = Registration(database_url, redis_url)
     real = outcome_replay(reg.sessions)
@@ -144,7 +144,7 @@ def test_a_page_waits_while_the_database_is_away_and_gets_its_outcomes_once_it_i
             raise ConnectionError("the database is away")
         return real(student, after_ms, before_ms)
 
-    fanout = OutcomeFanout(redis_url, replay=database_away_once)
+    fanout = fanouts(redis_url, replay=database_away_once)
     decided = reg.decide(STUDENT, reg.sections[0])  # never published: only the database has it
     page = fanout.subscribe(STUDENT, "1-0")
     ((_, data),) = received(page, 1, timeout=5)
